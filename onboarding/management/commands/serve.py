@@ -1,0 +1,118 @@
+"""Run the web server and one background worker together; Ctrl-C stops both.
+
+With DEBUG on (the embedded default) the web server is Django's development server;
+in production mode it is gunicorn. Either way one `db_worker` runs beside it. If one of
+the two stops on its own, the other is stopped too and the command exits non-zero, so a
+process supervisor notices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+STOP_GRACE_SECONDS = 10
+
+
+def _split_addrport(addrport: str) -> tuple[str, int]:
+    host, _, port = addrport.rpartition(":")
+    if not port.isdigit():
+        raise CommandError(f"{addrport!r} is not an address:port or a port number.")
+    return host or "127.0.0.1", int(port)
+
+
+class Command(BaseCommand):
+    help = "Run the web server and one background worker; Ctrl-C stops both."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "addrport",
+            nargs="?",
+            help="address:port or port to listen on (default 127.0.0.1:$PORT)",
+        )
+        parser.add_argument(
+            "--gunicorn-workers",
+            type=int,
+            default=2,
+            help="gunicorn worker processes in production mode (default 2)",
+        )
+
+    def handle(self, *args, addrport: str | None, gunicorn_workers: int, **options):
+        host, port = _split_addrport(addrport or f"127.0.0.1:{settings.PORT}")
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        python = sys.executable
+        if settings.DEBUG:
+            web = [python, manage, "runserver", f"{host}:{port}"]
+        else:
+            web = [
+                python, "-m", "gunicorn", "onboarding.wsgi",
+                "--bind", f"{host}:{port}",
+                "--workers", str(gunicorn_workers),
+                "--access-logfile", "-",
+            ]  # fmt: skip
+        worker = [python, manage, "db_worker", "--queue-name", "*"]
+
+        # Children read the port so the embedded sandbox address follows it.
+        env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        # Each child leads its own process group, so stopping it also stops the
+        # helper processes it starts (the autoreloader's child, gunicorn workers).
+        children = {
+            "web server": subprocess.Popen(web, env=env, start_new_session=True),  # noqa: S603
+            "worker": subprocess.Popen(worker, env=env, start_new_session=True),  # noqa: S603
+        }
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        self.stdout.write(
+            f"Onboarding is running at http://{shown_host}:{port}/ "
+            "with one background worker. Press Ctrl-C to stop both."
+        )
+
+        stopping = False
+
+        def request_stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, request_stop)
+
+        exited = None
+        while not stopping and exited is None:
+            for name, process in children.items():
+                if process.poll() is not None:
+                    exited = name
+                    break
+            time.sleep(0.2)
+
+        self._stop(children)
+        if exited:
+            raise CommandError(
+                f"The {exited} stopped; the other process was stopped too."
+            )
+        self.stdout.write("Stopped the web server and the worker.")
+
+    def _stop(self, children: dict[str, subprocess.Popen]) -> None:
+        for process in children.values():
+            if process.poll() is None:
+                self._signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in children.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._signal_group(process, signal.SIGKILL)
+                process.wait()
+            # Whatever the leader left behind in its group goes too.
+            self._signal_group(process, signal.SIGKILL)
+
+    @staticmethod
+    def _signal_group(process: subprocess.Popen, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)

@@ -1,0 +1,248 @@
+"""Settings, read from the environment (and a `.env` file) with django-environ.
+
+With no environment at all the application runs on the embedded defaults: SQLite and
+private media under DATA_DIR, the built-in Kredibel sandbox as the provider, debug on.
+`PRODUCTION=true` switches to production mode, which refuses to start unless the
+variables in REQUIRED_IN_PRODUCTION are set, and never enables debug or the sandbox.
+Every variable is listed with its meaning in `.env.example` and in the README.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+PRODUCTION = env.bool("PRODUCTION", default=False)
+
+REQUIRED_IN_PRODUCTION = (
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "KREDIBEL_BASE_URL",
+    "KREDIBEL_API_KEY",
+)
+
+
+def _refuse_unsafe_production() -> None:
+    problems = []
+    missing = [name for name in REQUIRED_IN_PRODUCTION if not env.str(name, default="")]
+    if missing:
+        problems.append(
+            "these environment variables must be set: " + ", ".join(missing)
+        )
+    if env.bool("DEBUG", default=False):
+        problems.append("DEBUG must not be on")
+    if env.bool("KREDIBEL_SANDBOX", default=False):
+        problems.append("KREDIBEL_SANDBOX must not be on")
+    if problems:
+        raise ImproperlyConfigured(
+            "Production mode (PRODUCTION=true) refuses to start: "
+            + "; ".join(problems)
+            + "."
+        )
+
+
+if PRODUCTION:
+    _refuse_unsafe_production()
+
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
+
+
+def _local_secret_key() -> str:
+    """A random key kept in DATA_DIR, so a local install's signed links survive
+    restarts without anyone choosing a key."""
+    path = DATA_DIR / "secret_key"
+    if not path.is_file():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+DEBUG = False if PRODUCTION else env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+PORT = env.int("PORT", default=8000)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_tasks_db",
+    "onboarding",
+    "verification",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "onboarding.urls"
+WSGI_APPLICATION = "onboarding.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database. SQLite runs the web server and the worker side by side in WAL mode, with
+# IMMEDIATE transactions so that two writers wait for each other instead of failing.
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+_VALIDATORS_MODULE = "django.contrib.auth.password_validation."
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": _VALIDATORS_MODULE + "UserAttributeSimilarityValidator"},
+    {"NAME": _VALIDATORS_MODULE + "MinimumLengthValidator"},
+    {"NAME": _VALIDATORS_MODULE + "CommonPasswordValidator"},
+    {"NAME": _VALIDATORS_MODULE + "NumericPasswordValidator"},
+]
+
+# Language: Bahasa Indonesia first, English second.
+LANGUAGE_CODE = "id"
+LANGUAGES = [("id", _("Bahasa Indonesia")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Jakarta")
+USE_I18N = True
+USE_TZ = True
+
+# Static files are served by WhiteNoise; identity images are never static or public.
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+PRIVATE_MEDIA_ROOT = Path(
+    env.str("PRIVATE_MEDIA_ROOT", default=str(DATA_DIR / "private"))
+)
+STORAGES = {
+    "default": {
+        # No base_url: nothing in private storage has a public address.
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": PRIVATE_MEDIA_ROOT,
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        ),
+    },
+}
+# Photos arrive as files (streamed to disk past this size); form fields stay small.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+
+# Email: printed on the console unless EMAIL_URL names a real server.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+globals().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Kredibel, the verification provider.
+KREDIBEL_SANDBOX = False if PRODUCTION else env.bool("KREDIBEL_SANDBOX", default=True)
+SANDBOX_API_KEY = "sandbox-secret-key"
+KREDIBEL_BASE_URL = env.str(
+    "KREDIBEL_BASE_URL", default=f"http://127.0.0.1:{PORT}/sandbox"
+).rstrip("/")
+KREDIBEL_API_KEY = env.str("KREDIBEL_API_KEY", default=SANDBOX_API_KEY)
+KREDIBEL_CONNECT_TIMEOUT = env.float("KREDIBEL_CONNECT_TIMEOUT", default=5.0)
+KREDIBEL_READ_TIMEOUT = env.float("KREDIBEL_READ_TIMEOUT", default=30.0)
+# Faults injected by the mounted sandbox (tests and load runs only); see
+# verification.sandbox.Faults for the keys.
+KREDIBEL_SANDBOX_FAULTS: dict = {}
+
+# Security. Production runs behind TLS; the local default does not.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django's own console handler only speaks in DEBUG; ours always does.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
