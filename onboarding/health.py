@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
-from django.db import DatabaseError, connection
+from contextlib import nullcontext
+
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_tasks_db.models import DBTaskResult, get_date_max
+
+
+def _database_answers() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        return cursor.fetchone() == (1,)
+
+
+def _task_queue() -> dict[str, int]:
+    due = DBTaskResult.objects.ready()
+    oldest = due.order_by("enqueued_at").values("enqueued_at", "run_after").first()
+    oldest_seconds = 0
+    if oldest:
+        since = oldest["enqueued_at"]
+        if oldest["run_after"] != get_date_max():
+            since = max(since, oldest["run_after"])
+        oldest_seconds = round((timezone.now() - since).total_seconds())
+    return {"tasks_due": due.count(), "oldest_due_seconds": oldest_seconds}
+
+
+def _guarded():
+    # Inside a surrounding transaction a failed query would poison it (PostgreSQL);
+    # a savepoint keeps the failure to this check.
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
 @never_cache
@@ -21,23 +47,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """
     body: dict[str, object] = {"status": "ok", "database": "ok", "tasks": "ok"}
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        with _guarded():
+            _database_answers()
     except DatabaseError:
         body["database"] = "error"
     try:
-        due = DBTaskResult.objects.ready()
-        body["tasks_due"] = due.count()
-        oldest = due.order_by("enqueued_at").values("enqueued_at", "run_after").first()
-        body["oldest_due_seconds"] = 0
-        if oldest:
-            since = oldest["enqueued_at"]
-            if oldest["run_after"] != get_date_max():
-                since = max(since, oldest["run_after"])
-            body["oldest_due_seconds"] = round((timezone.now() - since).total_seconds())
+        with _guarded():
+            body.update(_task_queue())
     except DatabaseError:
         body["tasks"] = "error"
-    healthy = body["database"] == "ok" and body["tasks"] == "ok"
-    if not healthy:
+    if "error" in (body["database"], body["tasks"]):
         body["status"] = "error"
-    return JsonResponse(body, status=200 if healthy else 503)
+        return JsonResponse(body, status=503)
+    return JsonResponse(body)

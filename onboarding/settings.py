@@ -9,11 +9,13 @@ Every variable is listed with its meaning in `.env.example` and in the README.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -101,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "onboarding.middleware.permissions_policy",
 ]
 
 ROOT_URLCONF = "onboarding.urls"
@@ -125,11 +129,12 @@ TEMPLATES = [
 # Database. SQLite runs the web server and the worker side by side in WAL mode, with
 # IMMEDIATE transactions so that two writers wait for each other instead of failing.
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
@@ -137,9 +142,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+    # Tests use a file, so that a worker started as a separate process sees the
+    # same database.
+    _test_name = str(DATA_DIR / f"test-{os.getpid()}.sqlite3")
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    _test_name = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
+# One test database per test process, so that two test runs never meet.
+DATABASES["default"]["TEST"] = {"NAME": _test_name}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TASKS = {
@@ -195,24 +206,83 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 
-# Email: printed on the console unless EMAIL_URL names a real server.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-globals().update(EMAIL_CONFIG)
+# Email: printed on the console unless EMAIL_URL names an SMTP server
+# (smtp+tls://user:password@host:587, smtps://..., consolemail://).
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+_smtp_options = {
+    "host": _email.get("EMAIL_HOST"),
+    "port": _email.get("EMAIL_PORT"),
+    "username": _email.get("EMAIL_HOST_USER"),
+    "password": _email.get("EMAIL_HOST_PASSWORD"),
+    "use_tls": _email.get("EMAIL_USE_TLS", False),
+    "use_ssl": _email.get("EMAIL_USE_SSL", False),
+    "timeout": 10,
+}
+MAILERS = {
+    "default": {
+        "BACKEND": _email["EMAIL_BACKEND"],
+        "OPTIONS": (
+            _smtp_options
+            if _email["EMAIL_BACKEND"].endswith(".smtp.EmailBackend")
+            else {}
+        ),
+    }
+}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Kredibel, the verification provider.
 KREDIBEL_SANDBOX = False if PRODUCTION else env.bool("KREDIBEL_SANDBOX", default=True)
 SANDBOX_API_KEY = "sandbox-secret-key"
-KREDIBEL_BASE_URL = env.str(
-    "KREDIBEL_BASE_URL", default=f"http://127.0.0.1:{PORT}/sandbox"
+KREDIBEL_BASE_URL = (
+    env.str("KREDIBEL_BASE_URL", default="") or f"http://127.0.0.1:{PORT}/sandbox"
 ).rstrip("/")
-KREDIBEL_API_KEY = env.str("KREDIBEL_API_KEY", default=SANDBOX_API_KEY)
+KREDIBEL_API_KEY = env.str("KREDIBEL_API_KEY", default="") or SANDBOX_API_KEY
 KREDIBEL_CONNECT_TIMEOUT = env.float("KREDIBEL_CONNECT_TIMEOUT", default=5.0)
 KREDIBEL_READ_TIMEOUT = env.float("KREDIBEL_READ_TIMEOUT", default=30.0)
 # Faults injected by the mounted sandbox (tests and load runs only); see
 # verification.sandbox.Faults for the keys.
 KREDIBEL_SANDBOX_FAULTS: dict = {}
+
+# The keyed digest applicants are found by. Separate from SECRET_KEY so that the
+# secret key can be rotated without losing every applicant's history.
+NIK_LOOKUP_KEY = env.str("NIK_LOOKUP_KEY", default="") or SECRET_KEY
+
+# The public address, for links in emails sent by the worker (no request to ask).
+SITE_URL = (
+    env.str("SITE_URL", default="")
+    or (f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION else f"http://127.0.0.1:{PORT}")
+).rstrip("/")
+
+# The applicant journey.
+# NIK structure (province, encoded date, serial) blocks a submission in production;
+# while the provider is a sandbox it only warns, because the sandbox's documented test
+# NIKs are not structurally valid.
+NIK_STRUCTURE_CHECK = env.str("NIK_STRUCTURE_CHECK", default="") or (
+    "warn" if KREDIBEL_SANDBOX or "sandbox" in KREDIBEL_BASE_URL else "block"
+)
+if NIK_STRUCTURE_CHECK not in ("block", "warn"):
+    raise ImproperlyConfigured("NIK_STRUCTURE_CHECK must be 'block' or 'warn'.")
+ATTEMPTS_PER_NIK_PER_DAY = env.int("ATTEMPTS_PER_NIK_PER_DAY", default=5)
+ATTEMPTS_PER_SESSION = env.int("ATTEMPTS_PER_SESSION", default=10)
+STATUS_LINK_MAX_AGE_DAYS = env.int("STATUS_LINK_MAX_AGE_DAYS", default=30)
+HANDOFF_LINK_MAX_AGE_MINUTES = env.int("HANDOFF_LINK_MAX_AGE_MINUTES", default=15)
+# Automatic retries of a provider call that failed in a way a retry can fix (5xx,
+# 429, connection failures): exponential backoff with full jitter.
+VERIFY_MAX_TRIES = env.int("VERIFY_MAX_TRIES", default=6)
+VERIFY_RETRY_BASE_SECONDS = env.float("VERIFY_RETRY_BASE_SECONDS", default=15.0)
+VERIFY_RETRY_MAX_SECONDS = env.float("VERIFY_RETRY_MAX_SECONDS", default=600.0)
+# A call whose answer was lost (read timeout, worker stopped mid-call) may have been
+# charged: it is repeated at most this many times, after VERIFY_UNKNOWN_DELAY_SECONDS.
+VERIFY_UNKNOWN_OUTCOME_REPEATS = env.int("VERIFY_UNKNOWN_OUTCOME_REPEATS", default=1)
+VERIFY_UNKNOWN_DELAY_SECONDS = env.float("VERIFY_UNKNOWN_DELAY_SECONDS", default=120.0)
+# An attempt held by a worker longer than this is considered abandoned (the worker
+# died) and is picked up again. Always longer than one provider call can take.
+VERIFY_LEASE_SECONDS = (
+    KREDIBEL_CONNECT_TIMEOUT
+    + KREDIBEL_READ_TIMEOUT
+    + env.float("VERIFY_LEASE_MARGIN_SECONDS", default=60.0)
+)
 
 # Security. Production runs behind TLS; the local default does not.
 SESSION_COOKIE_HTTPONLY = True
@@ -221,6 +291,22 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Nothing inline, nothing from elsewhere: pages load only their own files. Camera
+# frames and photo previews are blob: URLs made in the page.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "media-src": [CSP.SELF, "blob:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# The camera may be used by this site's own pages only; nothing else is granted.
+PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(), payment=()"
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if PRODUCTION:

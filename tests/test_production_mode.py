@@ -1,0 +1,109 @@
+"""Production mode refuses to start half-configured, and never runs debug or the sandbox.
+
+Settings are read once per process, so each case starts its own `manage.py`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+PRODUCTION_ENV = {
+    "PRODUCTION": "true",
+    "SECRET_KEY": "a-long-random-production-secret-key-for-the-test-only-0123456789",
+    "ALLOWED_HOSTS": "onboarding.example.id",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+    "KREDIBEL_BASE_URL": "https://synapses.kredibel.example",
+    "KREDIBEL_API_KEY": "production-key",
+}
+
+
+def manage(
+    *args: str, env: dict[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess:
+    # A clean environment: nothing from the developer's shell leaks into the case.
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DATA_DIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.parametrize("missing", sorted(PRODUCTION_ENV.keys() - {"PRODUCTION"}))
+def test_it_refuses_to_start_and_names_a_missing_variable(missing, tmp_path):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+
+    result = manage("check", env=env, tmp_path=tmp_path)
+
+    assert result.returncode != 0
+    assert "Production mode (PRODUCTION=true) refuses to start" in result.stderr
+    assert missing in result.stderr
+
+
+def test_it_names_every_missing_variable_at_once(tmp_path):
+    result = manage("check", env={"PRODUCTION": "true"}, tmp_path=tmp_path)
+
+    assert result.returncode != 0
+    for name in PRODUCTION_ENV.keys() - {"PRODUCTION"}:
+        assert name in result.stderr
+
+
+@pytest.mark.parametrize("switch", ["DEBUG", "KREDIBEL_SANDBOX"])
+def test_it_refuses_debug_or_the_sandbox(switch, tmp_path):
+    result = manage("check", env={**PRODUCTION_ENV, switch: "true"}, tmp_path=tmp_path)
+
+    assert result.returncode != 0
+    assert f"{switch} must not be on" in result.stderr
+
+
+def test_it_passes_the_system_check_when_configured(tmp_path):
+    result = manage("check", env=PRODUCTION_ENV, tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_it_runs_without_debug_and_without_the_sandbox(tmp_path):
+    script = (
+        "from django.conf import settings; from django.urls import resolve, Resolver404\n"
+        "try:\n    resolve('/sandbox/v1/certificate/issuance'); mounted = True\n"
+        "except Resolver404:\n    mounted = False\n"
+        "print(settings.DEBUG, settings.KREDIBEL_SANDBOX, mounted, "
+        "settings.SESSION_COOKIE_SECURE)"
+    )
+
+    result = manage(
+        "shell", "-v", "0", "-c", script, env=PRODUCTION_ENV, tmp_path=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "False", "True"]
+
+
+def test_the_embedded_default_mounts_the_sandbox_with_debug_on(tmp_path):
+    script = (
+        "from django.conf import settings; from django.urls import resolve\n"
+        "resolve('/sandbox/v1/certificate/issuance')\n"
+        "print(settings.DEBUG, settings.KREDIBEL_BASE_URL, "
+        "settings.DATABASES['default']['NAME'])"
+    )
+
+    result = manage(
+        "shell", "-v", "0", "-c", script, env={"PORT": "8123"}, tmp_path=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    debug, base_url, database = result.stdout.split()
+    assert debug == "True"
+    assert base_url == "http://127.0.0.1:8123/sandbox"
+    assert database == str(tmp_path / "db.sqlite3")
