@@ -41,9 +41,7 @@ TARGET_MEDIAN_MS = 70.0
 TARGET_SPEEDUP = 2.0
 SIZE = (4000, 3000)
 TARGET_FILE_BYTES = 4_000_000
-FACE_PORTRAIT = (
-    Path(__file__).resolve().parents[2] / "shared/fixtures/face-portrait.png"
-)
+FACE_PORTRAIT = Path(__file__).resolve().parents[1] / "tests/fixtures/face-portrait.png"
 
 
 def phone_jpeg() -> bytes:
