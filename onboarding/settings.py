@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import environ
@@ -144,7 +145,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Tests use a file, so that a worker started as a separate process sees the
     # same database.
-    _test_name = str(DATA_DIR / f"test-{os.getpid()}.sqlite3")
+    _test_name = str(
+        Path(tempfile.gettempdir()) / f"ktp-onboarding-test-{os.getpid()}.sqlite3"
+    )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -202,8 +205,9 @@ STORAGES = {
         ),
     },
 }
-# Photos arrive as files (streamed to disk past this size); form fields stay small.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Photos stream to temporary files, each cut off just past the largest photo
+# accepted; form fields stay small.
+FILE_UPLOAD_HANDLERS = ["onboarding.uploads.CappedUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 
 # Email: printed on the console unless EMAIL_URL names an SMTP server
@@ -330,5 +334,7 @@ LOGGING = {
     "loggers": {
         # Django's own console handler only speaks in DEBUG; ours always does.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # SQL with its parameters (identity data) is never logged, whatever LOG_LEVEL.
+        "django.db.backends": {"level": "INFO"},
     },
 }

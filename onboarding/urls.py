@@ -6,6 +6,17 @@ from onboarding import health, views
 
 urlpatterns = [
     path("", views.start, name="start"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("register/", views.register, name="register"),
+    path("register/confirm/", views.register_confirm, name="register_confirm"),
+    path("register/retry/<uuid:code>/", views.register_retry, name="register_retry"),
+    path("register/photo/<str:token>/", views.pending_photo, name="pending_photo"),
+    path("register/handoff/", views.handoff, name="handoff"),
+    path("continue/<str:token>/", views.handoff_open, name="handoff_open"),
+    path("status/<uuid:code>/", views.status, name="status"),
+    path("status/<uuid:code>/poll", views.status_poll, name="status_poll"),
+    path("status/<uuid:code>/retry", views.status_retry, name="status_retry"),
+    path("status/link/<str:token>/", views.status_link, name="status_link"),
     path("healthz", health.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

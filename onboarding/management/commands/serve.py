@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 STOP_GRACE_SECONDS = 10
@@ -59,6 +60,8 @@ class Command(BaseCommand):
                 "--access-logfile", "-",
             ]  # fmt: skip
         worker = [python, manage, "db_worker", "--queue-name", "*"]
+        # Attempts left behind by a previous run that stopped mid-way.
+        call_command("recover_attempts", verbosity=options["verbosity"])
 
         # Children read the port so the embedded sandbox address follows it.
         env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}

@@ -1,0 +1,127 @@
+"""What the applicant-facing form keeps between requests, before an attempt exists.
+
+- A PendingPhoto is a prepared photo waiting for the rest of the form: kept across a
+  validation error in another field, the review step, a "fix and resubmit" and a
+  hand-off to a phone, so that nobody takes a selfie twice because of a typo.
+- A Handoff carries a half-filled form from a desktop without a camera to a phone,
+  through a signed, short-lived link.
+
+Both belong to one browser (a random id kept in the session) and are deleted once
+used or a day old.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+HANDOFF_SALT = "onboarding.handoff"
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+DRAFT_LIFETIME = timedelta(days=1)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def pending_photo_path(photo: PendingPhoto, filename: str) -> str:
+    return f"pending/{photo.token}/{photo.kind}.jpg"
+
+
+class PendingPhoto(models.Model):
+    class Kind(models.TextChoices):
+        FACE = "face", _("Selfie")
+        IDENTITY = "identity", _("KTP photo")
+
+    token = models.CharField(max_length=64, unique=True, default=new_token)
+    browser = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind)
+    image = models.FileField(upload_to=pending_photo_path)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("pending photo")
+        verbose_name_plural = _("pending photos")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.token[:6]}"
+
+    @classmethod
+    def keep(cls, *, browser: str, kind: str, data: bytes) -> PendingPhoto:
+        photo = cls(browser=browser, kind=kind)
+        photo.image.save(f"{kind}.jpg", ContentFile(data), save=False)
+        photo.save()
+        return photo
+
+    @classmethod
+    def find(
+        cls, token: str, *, browser: str, kind: str | None = None
+    ) -> PendingPhoto | None:
+        """The browser's own photo under `token`, if still kept; None otherwise."""
+        if not TOKEN_PATTERN.fullmatch(token or "") or not browser:
+            return None
+        photos = cls.objects.filter(
+            token=token,
+            browser=browser,
+            created_at__gte=timezone.now() - DRAFT_LIFETIME,
+        )
+        if kind:
+            photos = photos.filter(kind=kind)
+        return photos.first()
+
+    def read(self) -> bytes:
+        with self.image.open("rb") as f:
+            return f.read()
+
+    def discard(self) -> None:
+        self.image.delete(save=False)
+        self.delete()
+
+    @classmethod
+    def purge_old(cls) -> int:
+        old = cls.objects.filter(created_at__lt=timezone.now() - DRAFT_LIFETIME)
+        count = 0
+        for photo in old.iterator():
+            photo.discard()
+            count += 1
+        return count
+
+
+class Handoff(models.Model):
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    values = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The phone that opened the link; only it may open it again.
+    opened_by = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("hand-off to a phone")
+        verbose_name_plural = _("hand-offs to a phone")
+
+    def __str__(self) -> str:
+        return str(self.code)
+
+    def signed_token(self) -> str:
+        return signing.dumps(str(self.code), salt=HANDOFF_SALT)
+
+    @classmethod
+    def from_signed_token(cls, token: str, *, max_age: timedelta) -> Handoff | None:
+        try:
+            code = signing.loads(token, salt=HANDOFF_SALT, max_age=max_age)
+            return cls.objects.get(code=code)
+        except (signing.BadSignature, cls.DoesNotExist, ValidationError, TypeError):
+            return None
+
+    @classmethod
+    def purge_old(cls) -> int:
+        cutoff = timezone.now() - DRAFT_LIFETIME
+        return cls.objects.filter(created_at__lt=cutoff).delete()[0]

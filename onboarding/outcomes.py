@@ -1,0 +1,95 @@
+"""What an attempt's outcome means for the applicant, in plain words."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from verification.models import Attempt
+from verification.tasks import OUR_FAULT
+
+# One plain message per field the provider can reject, and what to do about it.
+REJECTION_MESSAGES = {
+    "identityId": _(
+        "Your NIK was not found in the population register. Check the 16 digits "
+        "against your KTP."
+    ),
+    "fullName": _(
+        "Your name does not match the name registered for your NIK. Type it exactly "
+        "as printed on your KTP, including abbreviations."
+    ),
+    "birthDate": _(
+        "Your date of birth does not match the date registered for your NIK. Check "
+        "it against your KTP."
+    ),
+    "faceImage": _(
+        "Your selfie does not match the photo registered for your NIK. Take a new "
+        "selfie of your own face."
+    ),
+    "identityImage": _(
+        "Your KTP photo could not be read. Take a new photo of the whole card."
+    ),
+    "liveness_check": _(
+        "Your selfie did not pass the liveness check: we need a live photo of you, "
+        "taken just now."
+    ),
+}
+
+SELFIE_TIPS = [
+    _("Face the camera with your whole face inside the oval."),
+    _("Stand in good, even light, with the light in front of you, not behind."),
+    _("Take off sunglasses, masks and hats."),
+    _("Hold the phone still at eye level."),
+    _("Do not photograph a screen or a printed photo."),
+]
+KTP_TIPS = [
+    _("Lay the card flat on a dark, plain surface."),
+    _("Make sure all four corners are visible and the text is sharp."),
+    _("Avoid glare: tilt the card away from lamps and windows."),
+]
+TIPS = {
+    "faceImage": SELFIE_TIPS,
+    "liveness_check": SELFIE_TIPS,
+    "identityImage": KTP_TIPS,
+}
+
+REVIEW_REASONS = {
+    "emailAddress": _("your email address is already registered with another NIK"),
+    "phoneNumber": _("your mobile number is already registered with another NIK"),
+}
+
+
+def mask_email(address: str) -> str:
+    """`a*****@example.com`: enough for the applicant to recognise it."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}{'*' * max(1, len(local) - 1)}@{domain}"
+
+
+def status_context(attempt: Attempt) -> dict:
+    decision = (
+        attempt.latest_decision
+        if attempt.status in (Attempt.Status.APPROVED, Attempt.Status.REJECTED)
+        else None
+    )
+    rejections = [
+        {
+            "field": field,
+            "message": REJECTION_MESSAGES[field],
+            "tips": TIPS.get(field, []),
+        }
+        for field in attempt.reject_fields
+        if field in REJECTION_MESSAGES
+    ]
+    reasons = [
+        REVIEW_REASONS[field]
+        for field in attempt.reject_fields
+        if field in REVIEW_REASONS
+    ]
+    return {
+        "attempt": attempt,
+        "rejections": rejections,
+        "review_reasons": reasons,
+        "masked_email": mask_email(attempt.email_address),
+        "slow": attempt.in_progress and attempt.next_try_at is not None,
+        "our_fault": attempt.failure in OUR_FAULT,
+        "decision_message": decision.applicant_message if decision else "",
+    }

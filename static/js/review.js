@@ -1,0 +1,22 @@
+// The review step: one click sends the application once.
+"use strict";
+
+(function () {
+  const form = document.querySelector("[data-review]");
+  if (!form) return;
+  form.addEventListener("submit", (event) => {
+    if (event.submitter && event.submitter.name === "edit") return;
+    if (form.dataset.sending) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.sending = "1";
+    form.querySelector("[data-submit]").disabled = true;
+  });
+  window.addEventListener("pageshow", () => {
+    delete form.dataset.sending;
+    form.querySelector("[data-submit]").disabled = false;
+  });
+  const summary = document.querySelector("[data-error-summary]");
+  if (summary) summary.focus();
+})();

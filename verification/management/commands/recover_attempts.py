@@ -1,0 +1,21 @@
+"""Queue again every attempt that should be moving and is not.
+
+`manage.py serve` runs it before starting its worker. Where workers are run by other
+means, run it at start-up or from cron (every few minutes is plenty): it is safe to
+run any time, from anywhere.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from verification.tasks import recover_stalled_attempts
+
+
+class Command(BaseCommand):
+    help = "Queue again attempts whose task was lost or whose worker stopped."
+
+    def handle(self, *args, **options):
+        count = recover_stalled_attempts()
+        if count or options["verbosity"] > 1:
+            self.stdout.write(f"Queued {count} stalled attempt(s) again.")
