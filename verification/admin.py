@@ -1,0 +1,710 @@
+"""The compliance reviewers' workspace in Django admin.
+
+- Attempts: every submission, read-only for everyone (submitted data and provider
+  answers are evidence); masked NIKs in lists; search by reference id, provider id,
+  email, phone and exact NIK (through its keyed digest).
+- Review queue (`ReviewCase`): the `needs_review` attempts, oldest first, with who
+  holds each one.
+- The attempt page: both photos side by side (served by `image_view`, which checks
+  verification.view_identity_images and records every view), the provider's answer,
+  the applicants sharing the email or phone, the applicant's history, and the
+  decision form for a case waiting for a decision.
+- Review decisions and image accesses: append-only; nobody adds, changes or deletes
+  them here. Decisions export to CSV.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import secrets
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import IS_FACETS_VAR, SEARCH_VAR, ChangeList
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+)
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST, require_safe
+
+from verification import reviews
+from verification.forms import DecisionForm
+from verification.models import (
+    Applicant,
+    Attempt,
+    ImageAccess,
+    ReviewCase,
+    ReviewDecision,
+    nik_digest,
+)
+
+Status = Attempt.Status
+# The photo names in image URLs, and the attempt field each one serves.
+IMAGE_FIELDS = {
+    ImageAccess.Image.FACE: "face_image",
+    ImageAccess.Image.IDENTITY: "identity_image",
+}
+
+
+def age(since: datetime) -> str:
+    return timesince(since, depth=2)
+
+
+def attempt_url(attempt_id: int) -> str:
+    return reverse("admin:verification_attempt_change", args=[attempt_id])
+
+
+# Filters ------------------------------------------------------------------------------
+
+
+class ReviewStateFilter(admin.SimpleListFilter):
+    title = _("review state")
+    parameter_name = "review"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+        return [
+            ("waiting", _("Waiting, nobody has it")),
+            ("taken", _("Taken by a reviewer")),
+            ("mine", _("Taken by me")),
+            ("decided", _("Decided")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        waiting = queryset.filter(status=Status.NEEDS_REVIEW)
+        match self.value():
+            case "waiting":
+                return waiting.filter(assigned_to__isnull=True)
+            case "taken":
+                return waiting.filter(assigned_to__isnull=False)
+            case "mine":
+                return waiting.filter(assigned_to=request.user)
+            case "decided":
+                return queryset.filter(status__in=(Status.APPROVED, Status.REJECTED))
+        return None
+
+
+class AssignmentFilter(ReviewStateFilter):
+    title = _("assignment")
+    parameter_name = "assigned"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+        return super().lookups(request, model_admin)[:3]
+
+
+# Shared behaviour ---------------------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nobody adds, changes or deletes through this admin, superusers included:
+    what it shows is evidence or an audit record."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+SEALED_SEARCH_VAR = "s"
+SEALED_SEARCHES = "admin_sealed_searches"
+SEALED_SEARCHES_KEPT = 20
+
+
+class SealedSearchChangeList(ChangeList):
+    """A change list whose links carry the sealed key, never the search term."""
+
+    def __init__(self, request: HttpRequest, *args, **kwargs) -> None:
+        super().__init__(request, *args, **kwargs)
+        key = getattr(request, "sealed_search_key", None)
+        if key:
+            for params in (self.params, self.filter_params):
+                params.pop(SEARCH_VAR, None)
+            self.params[SEALED_SEARCH_VAR] = key
+            self.filter_params[SEALED_SEARCH_VAR] = [key]
+            self.remove_facet_link = self.get_query_string(remove=[IS_FACETS_VAR])
+            self.add_facet_link = self.get_query_string({IS_FACETS_VAR: True})
+
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        lookup_params.pop(SEALED_SEARCH_VAR, None)
+        return lookup_params
+
+
+class SealedSearch:
+    """Search terms may be a NIK, an email address or a phone number, so none may
+    reach a URL (nor the browser history and access logs that keep URLs). A search
+    from the search box is kept in the reviewer's session under a random key, and
+    the list's URL, its links and the pages it opens carry only that key."""
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        if request.method == "POST" and SEARCH_VAR in request.POST:
+            if "action" not in request.POST:  # the search box, not an action
+                return self._seal(request, request.POST)
+        elif SEARCH_VAR in request.GET:  # a search typed into the address bar
+            return self._seal(request, request.GET)
+        key = request.GET.get(SEALED_SEARCH_VAR)
+        if key is not None:
+            term = request.session.get(SEALED_SEARCHES, {}).get(key)
+            request.GET = request.GET.copy()
+            del request.GET[SEALED_SEARCH_VAR]
+            if term is not None:
+                request.GET[SEARCH_VAR] = term
+                request.sealed_search_key = key
+        return super().changelist_view(request, extra_context)
+
+    def _seal(self, request: HttpRequest, data) -> HttpResponseRedirect:
+        params = data.copy()
+        term = params.pop(SEARCH_VAR)[-1]
+        for name in (SEALED_SEARCH_VAR, "csrfmiddlewaretoken"):
+            params.pop(name, None)
+        if term.strip():
+            key = secrets.token_urlsafe(9)
+            searches = request.session.get(SEALED_SEARCHES, {})
+            kept = list(searches.items())[-(SEALED_SEARCHES_KEPT - 1) :]
+            request.session[SEALED_SEARCHES] = {**dict(kept), key: term}
+            params[SEALED_SEARCH_VAR] = key
+        return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return SealedSearchChangeList
+
+    def get_preserved_filters(self, request: HttpRequest) -> str:
+        preserved = super().get_preserved_filters(request)
+        key = getattr(request, "sealed_search_key", None)
+        if not preserved:
+            return preserved
+        filters = dict(parse_qsl(preserved)).get("_changelist_filters", "")
+        kept = [(k, v) for k, v in parse_qsl(filters) if k != SEARCH_VAR]
+        if key:
+            kept.append((SEALED_SEARCH_VAR, key))
+        return urlencode({"_changelist_filters": urlencode(kept)}) if kept else ""
+
+
+class AttemptColumns:
+    """List columns shared by the attempt list and the review queue."""
+
+    @admin.display(description=_("NIK"))
+    def masked_nik(self, attempt: Attempt) -> str:
+        return attempt.applicant.masked_nik
+
+    @admin.display(description=_("rejected fields"))
+    def rejected_fields(self, attempt: Attempt) -> str:
+        return ", ".join(reviews.reject_field_labels(attempt.reject_fields)) or "—"
+
+    @admin.display(description=_("age"), ordering="created_at")
+    def age(self, attempt: Attempt) -> str:
+        return age(attempt.created_at)
+
+    @admin.display(description=_("taken by"), ordering="assigned_to")
+    def taken_by(self, attempt: Attempt) -> str:
+        return attempt.assigned_to.get_username() if attempt.assigned_to else "—"
+
+
+# Attempts -----------------------------------------------------------------------------
+
+
+@admin.register(Attempt)
+class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
+    list_display = (
+        "masked_nik",
+        "full_name",
+        "status",
+        "rejected_fields",
+        "review_state",
+        "created_at",
+        "age",
+    )
+    list_display_links = ("masked_nik", "full_name")
+    list_filter = (
+        "status",
+        ReviewStateFilter,
+        ("created_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("applicant", "assigned_to")
+    # The real search is attempt_search (get_search_results); a field here makes the
+    # admin show the search box.
+    search_fields = ("reference_id",)
+    search_help_text = _(
+        "Reference id, provider id, email address, phone number, or the whole "
+        "16-digit NIK."
+    )
+    show_facets = admin.ShowFacets.NEVER
+    change_form_template = "admin/verification/attempt/review_form.html"
+    readonly_fields = ("full_nik", "masked_nik", "rejected_fields")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Attempt | None = None):
+        # The whole NIK only for those who may see the KTP photo that shows it.
+        nik = (
+            "full_nik"
+            if request.user.has_perm(reviews.VIEW_IMAGES_PERMISSION)
+            else "masked_nik"
+        )
+        return (
+            (
+                _("Submitted data"),
+                {
+                    "fields": (
+                        nik,
+                        "full_name",
+                        "birth_date",
+                        "birth_date_confirmed",
+                        "email_address",
+                        "phone_number",
+                        "language",
+                        "consent_version",
+                        "consented_at",
+                        "created_at",
+                        "retry_of",
+                    )
+                },
+            ),
+            (
+                _("Provider's answer"),
+                {
+                    "fields": (
+                        "status",
+                        "rejected_fields",
+                        "reference_id",
+                        "provider_id",
+                        "error_id",
+                        "failure",
+                        "provider_field_errors",
+                        "tries",
+                        "unknown_outcomes",
+                        "finished_at",
+                    )
+                },
+            ),
+            (_("Review"), {"fields": ("assigned_to", "assigned_at")}),
+        )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        decided_by = ReviewDecision.objects.filter(attempt=OuterRef("pk")).values(
+            f"reviewer__{get_user_model().USERNAME_FIELD}"
+        )[:1]
+        return super().get_queryset(request).annotate(decided_by=Subquery(decided_by))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(reviews.attempt_search(search_term)), False
+
+    @admin.display(description=_("review state"))
+    def review_state(self, attempt: Attempt) -> str:
+        if attempt.status == Status.NEEDS_REVIEW:
+            if attempt.assigned_to:
+                return _("Taken by %(user)s") % {
+                    "user": attempt.assigned_to.get_username()
+                }
+            return _("Waiting")
+        if attempt.status in (Status.APPROVED, Status.REJECTED):
+            return _("Decided by %(user)s") % {"user": attempt.decided_by or "—"}
+        return "—"
+
+    @admin.display(description=_("NIK"))
+    def full_nik(self, attempt: Attempt) -> str:
+        return attempt.applicant.nik
+
+    # The attempt page -----------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/image/<str:kind>/",
+                view(self.image_view),
+                name="verification_attempt_image",
+            ),
+            path(
+                "<int:object_id>/take/",
+                view(self.take_view),
+                name="verification_attempt_take",
+            ),
+            path(
+                "<int:object_id>/release/",
+                view(self.release_view),
+                name="verification_attempt_release",
+            ),
+            path(
+                "<int:object_id>/decide/",
+                view(self.decide_view),
+                name="verification_attempt_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        attempt = self.get_object(request, unquote(object_id))
+        if attempt is not None and self.has_view_permission(request, attempt):
+            extra_context = {
+                **(extra_context or {}),
+                **self.review_context(request, attempt, extra_context),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def review_context(
+        self, request: HttpRequest, attempt: Attempt, given: dict | None
+    ) -> dict:
+        user = request.user
+        waiting = attempt.status == Status.NEEDS_REVIEW
+        may_decide = user.has_perm(reviews.DECIDE_PERMISSION)
+        held_by_other = attempt.assigned_to_id not in (None, user.pk)
+        can_decide = may_decide and waiting and not held_by_other
+        form = (given or {}).get("decision_form") or (
+            DecisionForm() if can_decide else None
+        )
+        return {
+            "review_attempt": attempt,
+            "reject_labels": reviews.reject_field_labels(attempt.reject_fields),
+            "can_see_images": user.has_perm(reviews.VIEW_IMAGES_PERMISSION),
+            "images": [
+                (
+                    kind.label,
+                    reverse(
+                        "admin:verification_attempt_image", args=[attempt.pk, kind]
+                    ),
+                )
+                for kind in ImageAccess.Image
+            ],
+            "linked": reviews.linked_panel(attempt),
+            "history": reviews.applicant_history(attempt),
+            "calls": attempt.calls.all(),
+            "decisions": attempt.decisions.select_related("reviewer"),
+            "can_take": may_decide and waiting and attempt.assigned_to_id is None,
+            "can_release": waiting
+            and attempt.assigned_to_id is not None
+            and (attempt.assigned_to_id == user.pk or user.is_superuser),
+            "held_by_other": waiting and held_by_other,
+            "decision_form": form if can_decide else None,
+        }
+
+    @staticmethod
+    def _view_only(request: HttpRequest) -> HttpRequest:
+        # The admin's change view treats any POST as an edit of the attempt; the
+        # decision form's errors are shown on the same page as a GET would show it.
+        view_request = copy.copy(request)
+        view_request.method = "GET"
+        return view_request
+
+    # Identity photos ------------------------------------------------------------------
+
+    def image_view(
+        self, request: HttpRequest, object_id: int, kind: str
+    ) -> HttpResponse:
+        """One identity photo, for users with verification.view_identity_images only
+        (403 for anyone else, whether or not the attempt exists). Every view is
+        recorded; the answer is never cached."""
+        return require_safe(self._image)(request, object_id, kind)
+
+    def _image(self, request: HttpRequest, object_id: int, kind: str) -> HttpResponse:
+        if not (
+            request.user.has_perm(reviews.VIEW_IMAGES_PERMISSION)
+            and self.has_view_permission(request)
+        ):
+            raise PermissionDenied
+        if kind not in IMAGE_FIELDS:
+            raise Http404
+        attempt = get_object_or_404(Attempt, pk=object_id)
+        stored = getattr(attempt, IMAGE_FIELDS[kind])
+        try:
+            # At most 4 MB (the provider's limit): read whole, closed at once.
+            with stored.open("rb") as handle:
+                data = handle.read()
+        except (FileNotFoundError, ValueError) as missing:
+            raise Http404 from missing
+        ImageAccess.objects.create(user=request.user, attempt=attempt, image=kind)
+        response = HttpResponse(data, content_type="image/jpeg")
+        response["Cache-Control"] = "no-store, private"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Disposition"] = "inline"
+        response["Cross-Origin-Resource-Policy"] = "same-origin"
+        return response
+
+    # Taking and deciding --------------------------------------------------------------
+
+    def _decidable(self, request: HttpRequest, object_id: int) -> Attempt:
+        if not request.user.has_perm(reviews.DECIDE_PERMISSION):
+            raise PermissionDenied
+        return get_object_or_404(Attempt, pk=object_id)
+
+    def take_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return require_POST(self._take)(request, object_id)
+
+    def _take(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        attempt = self._decidable(request, object_id)
+        if reviews.take_case(attempt=attempt, reviewer=request.user):
+            self.log_change(request, attempt, "Took the case.")
+            messages.success(request, _("The case is yours: decide it when ready."))
+        else:
+            messages.error(
+                request,
+                _("Another reviewer has this case, or it no longer needs review."),
+            )
+        return redirect(attempt_url(attempt.pk))
+
+    def release_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return require_POST(self._release)(request, object_id)
+
+    def _release(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        attempt = self._decidable(request, object_id)
+        if reviews.release_case(attempt=attempt, reviewer=request.user):
+            self.log_change(request, attempt, "Released the case.")
+            messages.success(request, _("The case is back in the queue."))
+        else:
+            messages.error(request, _("There was no case of yours to release."))
+        return redirect(attempt_url(attempt.pk))
+
+    def decide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return require_POST(self._decide)(request, object_id)
+
+    def _decide(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        attempt = self._decidable(request, object_id)
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            response = self.change_view(
+                self._view_only(request),
+                str(attempt.pk),
+                extra_context={"decision_form": form},
+            )
+            response.status_code = 400
+            return response
+        try:
+            decision = reviews.decide(
+                attempt=attempt, reviewer=request.user, **form.cleaned_data
+            )
+        except reviews.DecisionRefused:
+            messages.error(
+                request,
+                _(
+                    "Nothing was changed: this attempt has already been decided, or "
+                    "another reviewer has taken it."
+                ),
+            )
+        except ValidationError as error:  # pragma: no cover - the form checks first
+            messages.error(request, "; ".join(error.messages))
+        else:
+            self.log_change(request, attempt, f"Decided: {decision.decision}.")
+            messages.success(
+                request,
+                _("Decision recorded: %(decision)s. The applicant is being emailed.")
+                % {"decision": decision.get_decision_display()},
+            )
+        return redirect(attempt_url(attempt.pk))
+
+
+# The review queue ---------------------------------------------------------------------
+
+
+@admin.register(ReviewCase)
+class ReviewCaseAdmin(AttemptColumns, ReadOnlyAdmin):
+    list_display = (
+        "case",
+        "full_name",
+        "rejected_fields",
+        "taken_by",
+        "created_at",
+        "age",
+    )
+    list_display_links = None
+    list_filter = (AssignmentFilter,)
+    list_select_related = ("applicant", "assigned_to")
+    ordering = ("created_at", "pk")
+    actions = ("take_cases",)
+    show_facets = admin.ShowFacets.NEVER
+    change_list_template = "admin/verification/reviewcase/change_list.html"
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(reviews.DECIDE_PERMISSION)
+
+    @admin.display(description=_("NIK"))
+    def case(self, attempt: Attempt) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', attempt_url(attempt.pk), attempt.applicant.masked_nik
+        )
+
+    @admin.action(
+        description=_("Assign the selected cases to me"), permissions=["decide"]
+    )
+    def take_cases(self, request: HttpRequest, queryset: QuerySet) -> None:
+        cases = list(queryset)
+        taken = sum(
+            reviews.take_case(attempt=attempt, reviewer=request.user)
+            for attempt in cases
+        )
+        refused = len(cases) - taken
+        messages.info(
+            request,
+            _("%(taken)d case(s) assigned to you; %(refused)d held by others.")
+            % {"taken": taken, "refused": refused},
+        )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "dashboard": reviews.dashboard()}
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        """A case's page is its attempt's page."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        case = self.get_object(request, unquote(object_id))
+        if case is None:
+            raise Http404
+        return HttpResponseRedirect(attempt_url(case.pk))
+
+
+# Applicants ---------------------------------------------------------------------------
+
+
+@admin.register(Applicant)
+class ApplicantAdmin(SealedSearch, ReadOnlyAdmin):
+    list_display = ("masked_nik", "created_at", "attempt_count")
+    # The real search is by NIK digest (get_search_results); a field here makes the
+    # admin show the search box.
+    search_fields = ("code",)
+    search_help_text = _("The whole 16-digit NIK.")
+    fields = ("masked_nik", "created_at", "attempt_links")
+    readonly_fields = ("masked_nik", "attempt_links")
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(attempt_count=Count("attempts"))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        digits = "".join(search_term.split())
+        if not digits:
+            return queryset, False
+        return queryset.filter(nik_digest=nik_digest(digits)), False
+
+    @admin.display(description=_("NIK"))
+    def masked_nik(self, applicant: Applicant) -> str:
+        return applicant.masked_nik
+
+    @admin.display(description=_("attempts"), ordering="attempt_count")
+    def attempt_count(self, applicant: Applicant) -> int:
+        return applicant.attempt_count
+
+    @admin.display(description=_("attempts"))
+    def attempt_links(self, applicant: Applicant) -> str:
+        attempts = applicant.attempts.order_by("-created_at")
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a> — {} ({})</li>',
+                (
+                    (
+                        attempt_url(a.pk),
+                        timezone.localtime(a.created_at).strftime("%Y-%m-%d %H:%M"),
+                        a.get_status_display(),
+                        a.full_name,
+                    )
+                    for a in attempts
+                ),
+            ),
+        )
+
+
+# Audit records ------------------------------------------------------------------------
+
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "decided_at",
+        "attempt_link",
+        "masked_nik",
+        "decision",
+        "reason",
+        "reviewer",
+    )
+    list_display_links = ("decided_at",)
+    list_filter = ("decision", "reason", ("decided_at", admin.DateFieldListFilter))
+    list_select_related = ("attempt__applicant", "reviewer")
+    fields = (
+        "attempt_link",
+        "decision",
+        "reason",
+        "note",
+        "applicant_message",
+        "reviewer",
+        "decided_at",
+    )
+    readonly_fields = ("attempt_link",)
+    actions = ("export_csv",)
+    show_facets = admin.ShowFacets.NEVER
+
+    @admin.display(description=_("attempt"))
+    def attempt_link(self, decision: ReviewDecision) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', attempt_url(decision.attempt_id), decision.attempt
+        )
+
+    @admin.display(description=_("NIK"))
+    def masked_nik(self, decision: ReviewDecision) -> str:
+        return decision.attempt.applicant.masked_nik
+
+    @admin.action(description=_("Export the selected decisions as CSV"))
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="review-decisions-{stamp}.csv"'
+        )
+        response["Cache-Control"] = "no-store, private"
+        # A byte order mark, so that spreadsheet programs read the file as UTF-8.
+        response.write("\ufeff")
+        csv.writer(response).writerows(reviews.decision_rows(queryset))
+        return response
+
+
+@admin.register(ImageAccess)
+class ImageAccessAdmin(ReadOnlyAdmin):
+    list_display = ("accessed_at", "user", "attempt_link", "image")
+    list_filter = ("image", ("accessed_at", admin.DateFieldListFilter))
+    list_select_related = ("user", "attempt")
+    fields = ("accessed_at", "user", "attempt_link", "image")
+    readonly_fields = ("attempt_link",)
+    show_facets = admin.ShowFacets.NEVER
+
+    @admin.display(description=_("attempt"))
+    def attempt_link(self, access: ImageAccess) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', attempt_url(access.attempt_id), access.attempt
+        )

@@ -1,0 +1,74 @@
+"""The reviewer's decision form on the admin's attempt page."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from verification import reviews
+from verification.models import ReviewDecision
+
+NOTE_MAX_LENGTH = 4000
+MESSAGE_MAX_LENGTH = 1000
+
+
+class DecisionForm(forms.Form):
+    """Approve or Reject (the button pressed), a reason, an internal note and an
+    optional message to the applicant. `clean()` applies `reviews.clean_decision`,
+    so the form and the decision function refuse the same things."""
+
+    decision = forms.ChoiceField(
+        choices=ReviewDecision.Decision.choices,
+        error_messages={
+            "required": reviews.MESSAGES["invalid_decision"],
+            "invalid_choice": reviews.MESSAGES["invalid_decision"],
+        },
+    )
+    reason = forms.ChoiceField(
+        label=_("Reason"), choices=reviews.reason_choices, required=False
+    )
+    note = forms.CharField(
+        label=_("Internal note"),
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "For the compliance team and auditors only: what you checked and why "
+            "you decided this way. The applicant never sees it."
+        ),
+        error_messages={"required": reviews.MESSAGES["note_required"]},
+    )
+    applicant_message = forms.CharField(
+        label=_("Message to the applicant (optional)"),
+        max_length=MESSAGE_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Sent by email with the outcome and shown on the applicant's status "
+            "page. Write it for the applicant, in plain words."
+        ),
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if "decision" in self.errors:
+            return data
+        try:
+            clean = reviews.clean_decision(
+                decision=data["decision"],
+                reason=data.get("reason", ""),
+                note=data.get("note", ""),
+                applicant_message=data.get("applicant_message", ""),
+            )
+        except ValidationError as error:
+            # Every problem at once, each field's own error first.
+            for name, problems in error.error_dict.items():
+                if name not in self.errors:
+                    self.add_error(name, problems)
+            return data
+        data.update(
+            reason=clean.reason,
+            note=clean.note,
+            applicant_message=clean.applicant_message,
+        )
+        return data

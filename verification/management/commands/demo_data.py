@@ -1,0 +1,377 @@
+"""Fill a local database with demo attempts in every state, through the real flow.
+
+`manage.py demo_data` starts the Kredibel sandbox in this process on a free port,
+points the client at it, submits attempts with drawn photos through
+`verification.tasks.submit_attempt`, runs the verification tasks here (as
+`db_worker --batch` does), and records reviewers' decisions through
+`verification.reviews.decide`. Nothing is written to the tables directly.
+
+What it makes (16 attempts): 5 verified, one not_verified for each kind the sandbox
+documents (6), 2 waiting for review (one taken by the reviewer), 1 approved,
+1 rejected and 1 failed (the sandbox answering 503 to every try). The review cases
+share emails and phone numbers with verified applicants, as real ones do.
+
+Names begin with DEMO, emails are at example.com, NIKs are the sandbox's documented
+ones or begin with 99 (no such province). Outcome emails are discarded unless
+--send-emails is given. Production mode refuses to run it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.test.utils import override_settings
+from django_tasks_db.management.commands.db_worker import Worker
+
+from onboarding.images import prepare_identity, prepare_selfie
+from onboarding.privacy import PRIVACY_NOTICE_VERSION
+from verification import reviews
+from verification.demo_photos import Look, ktp_jpeg, selfie_jpeg
+from verification.management.commands.runsandbox import base_url
+from verification.models import Attempt
+from verification.sandbox import Faults, Sandbox, make_server
+from verification.tasks import attempts_left_for_nik, submit_attempt
+
+# The sandbox's documented NIKs (shared/kredibel/CONTRACT.md).
+NOT_VERIFIED_NIKS = {
+    "identityId": "1234567890111111",
+    "fullName": "1234567890111112",
+    "birthDate": "1234567890111113",
+    "faceImage": "1234567890111114",
+    "identityImage": "1234567890111115",
+    "liveness_check": "1234567890111119",
+}
+EMAIL_SHARED_NIK = "1234567890111116"
+PHONE_SHARED_NIK = "1234567890111117"
+BOTH_SHARED_NIK = "1234567890111118"
+# How many attempts each documented NIK makes in one run.
+NIK_BUDGET = {
+    **dict.fromkeys(NOT_VERIFIED_NIKS.values(), 1),
+    EMAIL_SHARED_NIK: 1,
+    PHONE_SHARED_NIK: 2,
+    BOTH_SHARED_NIK: 1,
+}
+# Loggers that narrate every request, task and expected failure, and the level
+# each is held at unless asked for more with -v 2.
+CHATTY_LOGGERS = {
+    "django.server": logging.CRITICAL,
+    "django_tasks_db": logging.ERROR,
+    "django.tasks": logging.ERROR,
+    "verification.kredibel": logging.ERROR,
+    "verification.tasks": logging.ERROR,
+    "verification.reviews": logging.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    nik: str
+    birth_date: date
+    email: str
+    phone: str
+
+
+def demo_nik(rng: random.Random) -> str:
+    """A NIK that is obviously not real: province code 99 does not exist."""
+    return "99" + "".join(rng.choice("0123456789") for _ in range(14))
+
+
+class Command(BaseCommand):
+    help = (
+        "Fill a local database with demo attempts in every state, through the real "
+        "flow against an in-process Kredibel sandbox. Refused in production mode."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--reviewer",
+            default="reviewer",
+            help="the user who takes and decides the demo review cases (default "
+            "'reviewer'; created with demo_reviewer when missing)",
+        )
+        parser.add_argument(
+            "--send-emails",
+            action="store_true",
+            help="send the applicants' outcome emails through the configured mailer "
+            "(by default they are discarded)",
+        )
+        parser.add_argument(
+            "--seed", type=int, help="seed for names' NIKs and looks, to repeat a run"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError(
+                "demo_data is for local installs; production mode refuses it."
+            )
+        self.rng = random.Random(options["seed"])  # noqa: S311 - demo data, not secrets
+        self._check_budget()
+        reviewer = self._reviewer(options["reviewer"])
+        mail = (
+            {}
+            if options["send_emails"]
+            else {
+                "MAILERS": {
+                    "default": {
+                        "BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+                        "OPTIONS": {},
+                    }
+                }
+            }
+        )
+        quiet = options["verbosity"] < 2
+        with override_settings(**mail), _quiet_loggers(quiet):
+            made = self._make_everything(reviewer)
+        self._report(made, reviewer)
+
+    # Preconditions ----------------------------------------------------------------
+
+    def _check_budget(self) -> None:
+        for nik, needed in NIK_BUDGET.items():
+            left, _ = attempts_left_for_nik(nik)
+            if left < needed:
+                raise CommandError(
+                    f"The sandbox NIK {nik} has {left} of its daily attempts left "
+                    f"and this run needs {needed} (ATTEMPTS_PER_NIK_PER_DAY). Run it "
+                    "again once its earlier attempts are a day old, or on a fresh "
+                    "database."
+                )
+
+    def _reviewer(self, username: str) -> AbstractBaseUser:
+        users = get_user_model()
+        if (
+            username == "reviewer"
+            and not users.objects.filter(username=username).exists()
+        ):
+            call_command("demo_reviewer", stdout=self.stdout)
+        user = users.objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"There is no user {username!r}.")
+        if not user.has_perm(reviews.DECIDE_PERMISSION):
+            raise CommandError(
+                f"{username!r} may not decide reviews: add them to the "
+                "'Compliance reviewers' group."
+            )
+        return user
+
+    # The flow --------------------------------------------------------------------
+
+    def _make_everything(self, reviewer: AbstractBaseUser) -> list[Attempt]:
+        people = self._verified_people()
+        made: list[Attempt] = []
+        with _sandbox() as url, _provider(url):
+            self._say("Verified applicants...")
+            made += [self._submit(person) for person in people]
+            self._say("Applicants the sandbox does not verify...")
+            made += [
+                self._submit(self._person(name, nik))
+                for name, nik in zip(
+                    NOT_VERIFIED_NAMES, NOT_VERIFIED_NIKS.values(), strict=True
+                )
+            ]
+            _run_tasks()
+            made += self._review_cases(people, reviewer)
+        with (
+            _sandbox(Faults(failure_rate=1, failure_status=503)) as url,
+            _provider(url),
+        ):
+            self._say("An applicant whose check fails (provider answering 503)...")
+            made.append(self._submit(self._person("DEMO EKO PRASETYO")))
+            _run_tasks()
+        for attempt in made:
+            attempt.refresh_from_db()
+        return made
+
+    def _review_cases(
+        self, people: list[Person], reviewer: AbstractBaseUser
+    ) -> list[Attempt]:
+        andi, sari, bayu, dewi, rudi = people
+        self._say("Applicants whose email or phone belongs to another NIK...")
+        joko = self._person("DEMO JOKO SUSANTO", PHONE_SHARED_NIK, phone=sari.phone)
+        joko_first = self._submit(joko)
+        _run_tasks()
+        reviews.decide(
+            attempt=joko_first,
+            reviewer=reviewer,
+            decision="rejected",
+            reason="contact_of_another_person",
+            note="The number is registered to DEMO SARI WULANDARI (verified). The "
+            "applicant could not explain why he uses it.",
+            applicant_message="The mobile number you gave belongs to someone else. "
+            "Please apply again with your own number.",
+        )
+        joko_again = self._submit(
+            Person(joko.name, joko.nik, joko.birth_date, joko.email, rudi.phone)
+        )
+        _run_tasks()
+        reviews.decide(
+            attempt=joko_again,
+            reviewer=reviewer,
+            decision="approved",
+            reason="contact_reassigned",
+            note="New number was DEMO RUDI HARTONO's until last year; Rudi confirmed "
+            "by phone that he gave it up.",
+            applicant_message="Thank you for applying again with your own number.",
+        )
+        fitri = self._submit(
+            self._person("DEMO FITRI HANDAYANI", EMAIL_SHARED_NIK, email=andi.email)
+        )
+        rina = self._submit(
+            self._person(
+                "DEMO RINA KURNIAWATI",
+                BOTH_SHARED_NIK,
+                email=bayu.email,
+                phone=dewi.phone,
+            )
+        )
+        _run_tasks()
+        reviews.take_case(attempt=rina, reviewer=reviewer)
+        return [joko_first, joko_again, fitri, rina]
+
+    def _verified_people(self) -> list[Person]:
+        return [self._person(name) for name in VERIFIED_NAMES]
+
+    def _person(
+        self, name: str, nik: str | None = None, *, email: str = "", phone: str = ""
+    ) -> Person:
+        handle = name.removeprefix("DEMO ").split()[0].lower()
+        return Person(
+            name=name,
+            nik=nik or demo_nik(self.rng),
+            birth_date=date(self.rng.randint(1960, 2004), self.rng.randint(1, 12), 1),
+            email=email or f"{handle}.{self.rng.randint(100, 999)}@example.com",
+            phone=phone or f"628120{self.rng.randint(0, 9_999_999):07d}",
+        )
+
+    def _submit(self, person: Person) -> Attempt:
+        look = Look.pick(self.rng)
+        selfie = prepare_selfie(selfie_jpeg(look)).data
+        ktp = prepare_identity(
+            ktp_jpeg(
+                look,
+                nik=person.nik,
+                name=person.name,
+                birth=f"{person.birth_date:%d-%m-%Y}",
+            )
+        ).data
+        attempt, _ = submit_attempt(
+            nik=person.nik,
+            full_name=person.name,
+            birth_date=person.birth_date,
+            email_address=person.email,
+            phone_number=person.phone,
+            face_image=selfie,
+            identity_image=ktp,
+            consent_version=PRIVACY_NOTICE_VERSION,
+            language="id",
+            submission=uuid.uuid4(),
+            browser="demo-data",
+            birth_date_confirmed=True,
+        )
+        return attempt
+
+    # Output ------------------------------------------------------------------------
+
+    def _say(self, message: str) -> None:
+        self.stdout.write(message)
+
+    def _report(self, made: list[Attempt], reviewer: AbstractBaseUser) -> None:
+        counts = Counter(attempt.status for attempt in made)
+        self.stdout.write(self.style.SUCCESS(f"Made {len(made)} demo attempts:"))
+        for value, label in Attempt.Status.choices:
+            if counts[value]:
+                self.stdout.write(f"  {label}: {counts[value]}")
+        self.stdout.write(
+            f"Log in at {settings.SITE_URL}/admin/ as {reviewer.get_username()!r} and "
+            "open the review queue."
+        )
+
+
+VERIFIED_NAMES = (
+    "DEMO ANDI PRATAMA",
+    "DEMO SARI WULANDARI",
+    "DEMO BAYU NUGROHO",
+    "DEMO DEWI LESTARI",
+    "DEMO RUDI HARTONO",
+)
+NOT_VERIFIED_NAMES = (
+    "DEMO AGUS SALIM",
+    "DEMO MAYA SARI",
+    "DEMO HENDRA WIJAYA",
+    "DEMO LINA MARLINA",
+    "DEMO YUSUF HAKIM",
+    "DEMO INDAH PERMATA",
+)
+
+
+@contextmanager
+def _sandbox(faults: Faults | None = None) -> Iterator[str]:
+    """The sandbox served over HTTP on a free local port, for the block's length;
+    yields its base URL."""
+    server = make_server(
+        "127.0.0.1", 0, Sandbox(api_key=settings.SANDBOX_API_KEY, faults=faults)
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base_url("127.0.0.1", server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
+def _provider(url: str) -> Iterator[None]:
+    # Changing KREDIBEL_* settings makes get_client() build a new client for them.
+    # Retries without waiting, so that a failing provider is given up on in one go.
+    with override_settings(
+        KREDIBEL_BASE_URL=url,
+        KREDIBEL_API_KEY=settings.SANDBOX_API_KEY,
+        VERIFY_RETRY_BASE_SECONDS=0,
+        VERIFY_UNKNOWN_DELAY_SECONDS=0,
+    ):
+        yield
+
+
+def _run_tasks() -> None:
+    """Run every task that is due, here, as `db_worker --batch` does."""
+    Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="demo-data",
+        excluded_queue_names=[],
+    ).run()
+
+
+@contextmanager
+def _quiet_loggers(quiet: bool) -> Iterator[None]:
+    held = CHATTY_LOGGERS if quiet else {}
+    loggers = {name: logging.getLogger(name) for name in held}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    for name, logger in loggers.items():
+        logger.setLevel(held[name])
+    try:
+        yield
+    finally:
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
