@@ -159,7 +159,7 @@ def test_a_photo_token_from_another_browser_does_not_count(applicant, client):
         "/register/", {**kept, "emailAddress": "asep@example.com", "consent": "on"}
     )
 
-    assert "Take a selfie" in error_of(response, "faceImage")
+    assert "Ambil swafoto" in error_of(response, "faceImage")  # in Indonesian
 
 
 def test_the_review_step_shows_what_will_be_sent_with_change_links(applicant):
@@ -369,7 +369,7 @@ def test_an_expired_handoff_link_says_so(applicant, client, settings):
     response = client.get(path)
 
     assert response.status_code == 410
-    assert "This link has expired" in text_of(response)
+    assert "Tautan ini sudah kedaluwarsa" in text_of(response)
 
 
 def test_a_huge_upload_is_cut_off_and_refused_keeping_the_rest(applicant, tmp_path):
