@@ -184,8 +184,12 @@ def register_retry(request: HttpRequest, code: uuid.UUID) -> HttpResponse:
     attempt = session_attempt(request, code)
     if attempt.status != Attempt.Status.NOT_VERIFIED:
         return redirect("status", code=attempt.code)
-    fix = fields_to_fix(attempt)
     browser = browser_id(request)
+    if attempt.browser != browser:
+        # Opened from the emailed link on another device: whoever holds the link
+        # sees the outcome, never the data or the photos behind it.
+        return render_form(request, new_form(request, {"retryOf": attempt.code}))
+    fix = fields_to_fix(attempt)
     initial = {
         "identityId": attempt.applicant.nik,
         "fullName": attempt.full_name,
@@ -230,8 +234,10 @@ def render_form(
         except (Http404, ValueError):
             retry_of = None
     fix = fields_to_fix(retry_of) if retry_of else set()
-    if retry_of and not fix:
-        # The provider named nothing we can ask for: every field is open again.
+    elsewhere = bool(retry_of) and retry_of.browser != browser_id(request)
+    if retry_of and (elsewhere or not fix):
+        # Everything is asked again: the provider named nothing we can ask for, or
+        # the form is on another device than the application was sent from.
         fix = set(FORM_ORDER)
     others = [name for name in FORM_ORDER if name not in fix]
     tokens = form.photo_tokens()
@@ -243,6 +249,7 @@ def render_form(
         },
         "nik_warnings": form.nik_warnings,
         "retry_of": retry_of,
+        "elsewhere": elsewhere,
         "ktp_fields": KTP_FIELDS,
         "contact_fields": CONTACT_FIELDS,
         "photo_fields": PHOTO_FIELDS,

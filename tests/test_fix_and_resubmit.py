@@ -4,10 +4,13 @@ attempt belongs to the same applicant and keeps what was right."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from onboarding.models import PendingPhoto
 from tests.conftest import form_fields, run_worker, submit, text_of
 from tests.photos import phone_jpeg
 from verification.models import Applicant, Attempt
@@ -135,3 +138,26 @@ def test_a_verified_attempt_has_nothing_to_fix(sandbox, applicant):
 
     assert response.status_code == 302
     assert response["Location"] == sent["Location"]
+
+
+def test_the_emailed_link_shows_the_outcome_but_not_the_data_or_photos(
+    sandbox, applicant, client
+):
+    first = rejected(applicant, "1234567890111114")
+    link = next(w for w in mail.outbox[0].body.split() if "/status/link/" in w)
+    client.get(urlsplit(link).path)
+
+    status = text_of(client.get(f"/status/{first.code}/"))
+    form = client.get(f"/register/retry/{first.code}/")
+    fields = form_fields(form.content.decode(), "data-register")
+
+    assert "Perbaiki dan kirim lagi" in status
+    assert "dikirim dari perangkat lain" in text_of(form)
+    assert fields["retryOf"] == str(first.code)
+    for name in ("identityId", "fullName", "emailAddress", "phoneNumber"):
+        assert fields[name] == ""
+    assert not fields["facePhoto"]
+    assert not fields["identityPhoto"]
+    assert "1234567890111114" not in form.content.decode()
+    assert "asep@example.com" not in form.content.decode()
+    assert not PendingPhoto.objects.exists()
