@@ -6,8 +6,8 @@
 - A Handoff carries a half-filled form from a desktop without a camera to a phone,
   through a signed, short-lived link.
 
-Both belong to one browser (a random id kept in the session) and are deleted once
-used or a day old.
+Both belong to one browser (a random id kept in the session). Photos are deleted once
+sent; both are deleted when a day old (onboarding.tasks.purge_drafts).
 """
 
 from __future__ import annotations

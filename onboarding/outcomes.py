@@ -52,11 +52,6 @@ TIPS = {
     "identityImage": KTP_TIPS,
 }
 
-REVIEW_REASONS = {
-    "emailAddress": _("your email address is already registered with another NIK"),
-    "phoneNumber": _("your mobile number is already registered with another NIK"),
-}
-
 
 def mask_email(address: str) -> str:
     """`a*****@example.com`: enough for the applicant to recognise it."""
@@ -79,15 +74,9 @@ def status_context(attempt: Attempt) -> dict:
         for field in attempt.reject_fields
         if field in REJECTION_MESSAGES
     ]
-    reasons = [
-        REVIEW_REASONS[field]
-        for field in attempt.reject_fields
-        if field in REVIEW_REASONS
-    ]
     return {
         "attempt": attempt,
         "rejections": rejections,
-        "review_reasons": reasons,
         "masked_email": mask_email(attempt.email_address),
         "slow": attempt.in_progress and attempt.next_try_at is not None,
         "our_fault": attempt.failure in OUR_FAULT,

@@ -30,10 +30,14 @@ from onboarding.models import Handoff, PendingPhoto
 from onboarding.outcomes import status_context
 from onboarding.privacy import PRIVACY_NOTICE_VERSION
 from verification.models import Attempt
-from verification.tasks import LimitReached, retry_failed_attempt, submit_attempt
+from verification.tasks import (
+    LimitReached,
+    can_retry,
+    retry_failed_attempt,
+    submit_attempt,
+)
 
 TEXT_FIELDS = ("identityId", "fullName", "birthDate", "emailAddress", "phoneNumber")
-MAX_APPLICANT_RETRIES = 3
 
 
 # Session helpers -------------------------------------------------------------------
@@ -104,6 +108,7 @@ def register(request: HttpRequest) -> HttpResponse:
         )
     if request.method != "POST":
         return render_form(request, new_form(request))
+    onboarding_tasks.schedule_purge()  # for the photos this request may keep
     form = bound_form(request)
     if form.is_valid():
         return render_review(request, form)
@@ -189,6 +194,7 @@ def register_retry(request: HttpRequest, code: uuid.UUID) -> HttpResponse:
         # Opened from the emailed link on another device: whoever holds the link
         # sees the outcome, never the data or the photos behind it.
         return render_form(request, new_form(request, {"retryOf": attempt.code}))
+    onboarding_tasks.schedule_purge()  # for the copies of the photos that passed
     fix = fields_to_fix(attempt)
     initial = {
         "identityId": attempt.applicant.nik,
@@ -304,6 +310,7 @@ def handoff(request: HttpRequest) -> HttpResponse:
         if photo:
             values[f"{kind}Photo"] = photo.token
     handoff = Handoff.objects.create(values=values)
+    onboarding_tasks.schedule_purge()
     link = request.build_absolute_uri(
         reverse("handoff_open", args=[handoff.signed_token()])
     )
@@ -345,10 +352,7 @@ def handoff_open(request: HttpRequest, token: str) -> HttpResponse:
 def status(request: HttpRequest, code: uuid.UUID) -> HttpResponse:
     attempt = session_attempt(request, code)
     context = status_context(attempt)
-    context["can_retry"] = (
-        attempt.status == Attempt.Status.FAILED
-        and attempt.applicant_retries < MAX_APPLICANT_RETRIES
-    )
+    context["can_retry"] = can_retry(attempt)
     return render(request, "onboarding/status.html", context)
 
 
@@ -374,6 +378,5 @@ def status_link(request: HttpRequest, token: str) -> HttpResponse:
 def status_retry(request: HttpRequest, code: uuid.UUID) -> HttpResponse:
     """Try a failed attempt again, with nothing to re-enter."""
     attempt = session_attempt(request, code)
-    if attempt.applicant_retries < MAX_APPLICANT_RETRIES:
-        retry_failed_attempt(attempt)
+    retry_failed_attempt(attempt)
     return redirect("status", code=attempt.code)

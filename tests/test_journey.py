@@ -22,7 +22,7 @@ SEED = [
     ("1234567890111115", "not_verified", ["identityImage"], "KTP photo could not be read"),
     ("1234567890111116", "needs_review", ["emailAddress"], "your email address is already registered"),
     ("1234567890111117", "needs_review", ["phoneNumber"], "your mobile number is already registered"),
-    ("1234567890111118", "needs_review", ["phoneNumber", "emailAddress"], "your mobile number is already registered with another NIK and your email address"),
+    ("1234567890111118", "needs_review", ["phoneNumber", "emailAddress"], "your email address and your mobile number are already registered with another NIK"),
     ("1234567890111119", "not_verified", ["liveness_check"], "did not pass the liveness check"),
 ]  # fmt: skip
 

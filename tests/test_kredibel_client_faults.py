@@ -134,6 +134,10 @@ def test_a_429_with_an_http_date_gives_the_seconds_until_then():
         ("soon", None),
         ("-5", None),
         ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ("\u00b2", None),  # a superscript two is a digit to str.isdigit, not to HTTP
+        ("99999999999999999", None),
+        ("999999999999", 7 * 24 * 3600.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 7 * 24 * 3600.0),
     ],
 )
 def test_retry_after_is_read_as_seconds_or_an_http_date(header, seconds):
@@ -218,6 +222,10 @@ def test_a_malformed_success_is_a_malformed_response_that_may_have_been_charged(
         b'{"data": []}',
         b"[]",
         b"",
+        b'{"data": {"id": "' + b"x" * 65 + b'", "status": "verified", '
+        b'"rejectFields": []}}',
+        b'{"data": {"id": "x", "status": "verified", "rejectFields": [], '
+        b'"referenceId": "' + b"r" * 101 + b'"}}',
     ],
 )
 def test_a_success_of_another_shape_is_a_malformed_response(body):

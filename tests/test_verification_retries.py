@@ -4,13 +4,16 @@ produced for real by the sandbox, over HTTP."""
 from __future__ import annotations
 
 import logging
-import random
+import threading
+import time
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import run_worker, selfie_bytes, submit, text_of
 from tests.kredibel_payloads import jpeg, serve_sandbox
@@ -111,8 +114,6 @@ def test_the_waiting_applicant_is_told_the_service_is_slow(
 def test_the_backoff_doubles_with_jitter_up_to_its_cap(settings):
     settings.VERIFY_RETRY_BASE_SECONDS = 10
     settings.VERIFY_RETRY_MAX_SECONDS = 60
-    random.seed(7)
-
     waits = {
         tries: [tasks.backoff_seconds(tries) for _ in range(200)]
         for tries in (1, 2, 3, 4, 9)
@@ -297,3 +298,129 @@ def test_a_wrong_provider_address_fails_at_once_as_a_configuration_fault(
     call = attempt.calls.get()
     assert (call.outcome, call.http_status) == (Outcome.PROVIDER_ERROR, 404)
     assert "check the configuration" in caplog.text
+
+
+def test_a_late_answer_is_kept_and_the_repeat_queued_for_it_calls_nobody(
+    sandbox, settings
+):
+    """The answer outlives the lease (the provider is that slow): recovery queues a
+    repeat, then the paid-for answer arrives and is kept, and the repeat does
+    nothing."""
+    settings.KREDIBEL_SANDBOX_FAULTS = {"latency": 1.5}
+    attempt = submit_directly()
+
+    def slow_worker() -> None:
+        try:
+            tasks.verify_attempt(attempt_id=attempt.pk)
+        finally:
+            connection.close()  # this thread's own database connection
+
+    worker = threading.Thread(target=slow_worker)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not attempt.calls.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    Attempt.objects.filter(pk=attempt.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    tasks.recover_attempt(attempt_id=attempt.pk)
+    assert Attempt.objects.get(pk=attempt.pk).status == Status.QUEUED
+
+    worker.join(timeout=10)
+    run_worker()
+
+    attempt.refresh_from_db()
+    assert attempt.status == Status.VERIFIED
+    assert list(attempt.calls.values_list("outcome", "charged")) == [
+        (Outcome.VERIFIED, Charged.YES)
+    ]
+    assert len(mail.outbox) == 1
+
+
+def test_a_request_the_provider_refused_cannot_be_retried_by_the_applicant(
+    sandbox, applicant
+):
+    attempt = submit_directly(face_image=jpeg(480, 640, size=60 * 1024))
+    run_worker()
+    attempt.refresh_from_db()
+    # The applicant's browser knows the attempt (as after sending it).
+    session = applicant.session
+    session["attempts"] = [str(attempt.code)]
+    session.save()
+
+    page = text_of(applicant.get(f"/status/{attempt.code}/"))
+    applicant.post(f"/status/{attempt.code}/retry")
+
+    assert "Try again" not in page
+    assert "Start a new application" in page
+    attempt.refresh_from_db()
+    assert attempt.status == Status.FAILED
+    assert attempt.applicant_retries == 0
+
+
+def test_each_try_again_allows_at_most_one_more_call_that_may_be_charged(
+    sandbox, settings
+):
+    settings.KREDIBEL_SANDBOX_FAULTS = {"stall": 1.5}
+    settings.KREDIBEL_READ_TIMEOUT = 0.3
+    attempt = submit_directly()
+    run_worker()
+    attempt.refresh_from_db()
+    assert attempt.calls.count() == 2
+
+    assert tasks.retry_failed_attempt(attempt)
+    run_worker()
+
+    attempt.refresh_from_db()
+    assert attempt.status == Status.FAILED
+    assert attempt.failure == Attempt.Failure.OUTCOME_UNKNOWN
+    assert attempt.calls.count() == 3
+
+
+def test_the_applicant_may_try_again_three_times(sandbox, settings):
+    settings.KREDIBEL_SANDBOX_FAULTS = {"failure_rate": 1.0, "failure_status": 503}
+    settings.VERIFY_MAX_TRIES = 1
+    attempt = submit_directly()
+    run_worker()
+
+    retried = []
+    for _ in range(4):
+        attempt.refresh_from_db()
+        retried.append(tasks.retry_failed_attempt(attempt))
+        run_worker()
+
+    assert retried == [True, True, True, False]
+    assert attempt.calls.count() == 4
+
+
+def test_a_wild_retry_after_is_capped(sandbox, settings):
+    settings.KREDIBEL_SANDBOX_FAULTS = {
+        "failure_rate": 1.0,
+        "failure_status": 429,
+        "retry_after": 10**9,
+    }
+    attempt = submit_directly()
+
+    run_worker()
+
+    attempt.refresh_from_db()
+    assert attempt.status == Status.QUEUED
+    assert attempt.next_try_at - timezone.now() <= timedelta(
+        seconds=tasks.RETRY_AFTER_CAP_SECONDS
+    )
+
+
+def test_a_task_that_comes_too_early_leaves_one_for_the_right_moment(db):
+    attempt = submit_directly()
+    later = timezone.now() + timedelta(minutes=5)
+    Attempt.objects.filter(pk=attempt.pk).update(next_try_at=later)
+    DBTaskResult.objects.all().delete()
+
+    tasks.verify_attempt(attempt_id=attempt.pk)
+
+    attempt.refresh_from_db()
+    assert attempt.status == Status.QUEUED
+    assert not attempt.calls.exists()
+    (waiting,) = DBTaskResult.objects.all()
+    assert waiting.run_after == later

@@ -18,8 +18,11 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from tests.conftest import run_worker, submit
+from onboarding.models import PendingPhoto
+from onboarding.tasks import purge_drafts
+from tests.conftest import details, run_worker, submit
 from verification.models import Attempt, ProviderCall
+from verification.tasks import sweep, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,5 +127,35 @@ def test_recover_attempts_leaves_fresh_and_finished_attempts_alone(sandbox, appl
 
     call_command("recover_attempts", verbosity=0)
 
-    assert not DBTaskResult.objects.exists()
+    assert not DBTaskResult.objects.filter(task_path=verify.module_path).exists()
     assert Attempt.objects.get().status == Attempt.Status.QUEUED
+
+
+def test_a_sweep_comes_while_attempts_are_in_flight_and_stops_after(sandbox, applicant):
+    submit(applicant)
+    sweeps = DBTaskResult.objects.filter(task_path=sweep.module_path)
+    assert sweeps.count() == 1
+    assert sweeps.get().run_after > timezone.now()
+
+    run_worker()  # verifies the attempt; the sweep is not due yet
+    sweeps.update(run_after=timezone.now())
+    run_worker()
+
+    assert Attempt.objects.get().status == Attempt.Status.VERIFIED
+    assert sweeps.count() == 1  # nothing in flight: no next sweep
+    assert sweeps.get().status == "SUCCESSFUL"
+
+
+def test_drafts_never_sent_are_deleted_when_a_day_old(applicant, db):
+    applicant.post("/register/", details(emailAddress="not-an-email"))
+    assert PendingPhoto.objects.count() == 2
+    purge = DBTaskResult.objects.get(task_path=purge_drafts.module_path)
+    assert purge.run_after > timezone.now() + timedelta(hours=24)
+
+    PendingPhoto.objects.update(
+        created_at=timezone.now() - timedelta(days=1, minutes=1)
+    )
+    DBTaskResult.objects.filter(pk=purge.pk).update(run_after=timezone.now())
+    run_worker()
+
+    assert not PendingPhoto.objects.exists()

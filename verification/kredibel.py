@@ -19,6 +19,7 @@ import datetime
 import email.utils
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -471,6 +472,8 @@ def _shape_problem(body: Any) -> str | None:
         return "no `data` object"
     if not isinstance(data.get("id"), str) or not data["id"]:
         return "no transaction `id`"
+    if len(data["id"]) > MAX_ID_LENGTH:
+        return "a transaction `id` longer than any the provider documents"
     if data.get("status") not in [status.value for status in Status]:
         return "an unknown `status`"
     reject_fields = data.get("rejectFields")
@@ -480,17 +483,19 @@ def _shape_problem(body: Any) -> str | None:
         return "no `rejectFields` list"
     if not isinstance(data.get("referenceId", ""), str):
         return "a `referenceId` that is not a string"
+    if len(data.get("referenceId", "")) > MAX_REFERENCE_LENGTH:
+        return "a `referenceId` longer than any the provider documents"
     return None
 
 
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date);
-    None when absent or unreadable; never negative."""
+    None when absent or unreadable; never negative, never more than a week."""
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if RETRY_AFTER_SECONDS.fullmatch(value):
+        return float(min(int(value), MAX_RETRY_AFTER_SECONDS))
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -498,8 +503,16 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         # RFC 9110 HTTP-dates are always GMT.
         when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
+    wait = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+    return min(max(0.0, wait), float(MAX_RETRY_AFTER_SECONDS))
 
+
+# A UUID is 36 characters and a reference `ref_certel#<uuid>` 47; anything much
+# longer is not an answer we understand (and would not fit what we store).
+MAX_ID_LENGTH = 64
+MAX_REFERENCE_LENGTH = 100
+RETRY_AFTER_SECONDS = re.compile(r"[0-9]{1,12}")
+MAX_RETRY_AFTER_SECONDS = 7 * 24 * 3600
 
 _client: KredibelClient | None = None
 _client_lock = threading.Lock()

@@ -26,10 +26,12 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.tasks import task
+from django.tasks import TaskResultStatus, task
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from verification import kredibel
 from verification.emails import send_outcome_email
@@ -41,6 +43,16 @@ Status = Attempt.Status
 Outcome = ProviderCall.Outcome
 
 NIK_LIMIT_WINDOW = timedelta(hours=24)
+# Failures the applicant's "try again" may follow, and how many times.
+RETRYABLE_BY_APPLICANT = (
+    Attempt.Failure.PROVIDER_UNAVAILABLE,
+    Attempt.Failure.OUTCOME_UNKNOWN,
+    Attempt.Failure.AUTHENTICATION,
+    Attempt.Failure.CONFIGURATION,
+)
+APPLICANT_RETRIES = 3
+# The longest a provider's Retry-After is honoured; a wilder value is a defect.
+RETRY_AFTER_CAP_SECONDS = 3600
 # Failures that need an operator: the request, the key or the address is wrong.
 OUR_FAULT = (
     Attempt.Failure.INVALID_REQUEST,
@@ -49,6 +61,7 @@ OUR_FAULT = (
     Attempt.Failure.CONFIGURATION,
 )
 STALLED_AFTER = timedelta(minutes=10)
+SWEEP_EVERY = timedelta(minutes=5)
 
 RESULT_STATUS = {
     kredibel.Status.VERIFIED: Status.VERIFIED,
@@ -65,6 +78,25 @@ def verify(attempt_id: int) -> None:
 @task()
 def recover(attempt_id: int) -> None:
     recover_attempt(attempt_id=attempt_id)
+
+
+@task()
+def sweep() -> None:
+    """Every SWEEP_EVERY while attempts are in flight: queue again what stalled,
+    and drop the queue's finished records after a week."""
+    recover_stalled_attempts()
+    call_command("prune_db_task_results", min_age_days=7, queue_name="*", verbosity=0)
+    if Attempt.objects.filter(status__in=Attempt.IN_PROGRESS).exists():
+        schedule_sweep()
+
+
+def schedule_sweep() -> None:
+    """Make sure a sweep is coming (one, however many workers and requests ask)."""
+    coming = DBTaskResult.objects.filter(
+        task_path=sweep.module_path, status=TaskResultStatus.READY
+    )
+    if not coming.exists():
+        sweep.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
 
 
 class LimitReached(Exception):
@@ -145,6 +177,9 @@ def submit_attempt(
                 )
                 attempt.save()
                 enqueue_verification(attempt)
+                # In the same transaction as the attempt: even if this process
+                # dies before its verification is queued, a sweep will find it.
+                schedule_sweep()
                 return attempt, True
         except IntegrityError:
             # Another request created the same applicant or the same attempt at
@@ -183,6 +218,7 @@ def verify_attempt(*, attempt_id: int) -> None:
             )
         )
         if not claimed:
+            _come_back_later(attempt_id, now)
             return
         recover.using(run_after=lease_expires_at + timedelta(seconds=1)).enqueue(
             attempt_id
@@ -191,16 +227,33 @@ def verify_attempt(*, attempt_id: int) -> None:
     attempt = Attempt.objects.select_related("applicant").get(pk=attempt_id)
     request = issuance_request(attempt)
     # Record, then call, then record the outcome: a call is on file even if this
-    # worker dies while waiting for the answer.
+    # worker dies while waiting for the answer. The outcome and what it does to the
+    # attempt commit together, so no answer is ever on file without its effect.
     call = ProviderCall.objects.create(attempt=attempt)
     try:
         result = kredibel.get_client().issue_certificate(request)
     except kredibel.KredibelError as error:
-        _record_error(call, error)
-        _after_error(attempt, error, lease)
+        with transaction.atomic():
+            _record_error(call, error)
+            settled = _after_error(attempt, error, lease)
     else:
-        _record_result(call, result)
-        _after_result(attempt, result, lease)
+        with transaction.atomic():
+            _record_result(call, result)
+            settled = _after_result(attempt, result)
+    if settled and settled.status != Status.QUEUED:
+        _notify(settled)
+
+
+def _come_back_later(attempt_id: int, now: datetime) -> None:
+    """A task that arrived before the attempt's next try (another host's clock,
+    a duplicate) leaves a task for the right moment instead of dropping it."""
+    due = (
+        Attempt.objects.filter(pk=attempt_id, status=Status.QUEUED, next_try_at__gt=now)
+        .values_list("next_try_at", flat=True)
+        .first()
+    )
+    if due:
+        verify.using(run_after=due).enqueue(attempt_id)
 
 
 def issuance_request(attempt: Attempt) -> kredibel.IssuanceRequest:
@@ -279,15 +332,34 @@ def recover_stalled_attempts(*, older_than: timedelta = STALLED_AFTER) -> int:
     return count
 
 
+def can_retry(attempt: Attempt) -> bool:
+    """Whether the applicant may try a failed attempt again: only when the failure
+    was the provider's or a configuration since fixed, never for a request the
+    provider refused as invalid or an answer it sent garbled (those need us), and
+    at most APPLICANT_RETRIES times."""
+    return (
+        attempt.status == Status.FAILED
+        and attempt.failure in RETRYABLE_BY_APPLICANT
+        and attempt.applicant_retries < APPLICANT_RETRIES
+    )
+
+
 def retry_failed_attempt(attempt: Attempt) -> bool:
     """The applicant's "try again" on a failed attempt: nothing to re-enter, a fresh
-    budget of automatic tries. Returns False when the attempt is not failed."""
+    budget of automatic tries. Calls whose answer was lost keep counting, so each
+    try again allows at most one more call that may be charged. Returns False when
+    the attempt may not be retried."""
+    if not can_retry(attempt):
+        return False
     with transaction.atomic():
-        updated = Attempt.objects.filter(pk=attempt.pk, status=Status.FAILED).update(
+        updated = Attempt.objects.filter(
+            pk=attempt.pk,
+            status=Status.FAILED,
+            applicant_retries__lt=APPLICANT_RETRIES,
+        ).update(
             status=Status.QUEUED,
             failure="",
             tries=0,
-            unknown_outcomes=0,
             next_try_at=None,
             finished_at=None,
             applicant_retries=F("applicant_retries") + 1,
@@ -325,17 +397,21 @@ def _record_error(call: ProviderCall, error: kredibel.KredibelError) -> None:
         if error.may_have_been_charged
         else ProviderCall.Charged.NO
     )
-    call.error_id = error.error_id or ""
-    call.error_type = error.error_type or ""
+    # Informational, and free text from the provider: kept within the columns.
+    call.error_id = (error.error_id or "")[:64]
+    call.error_type = (error.error_type or "")[:100]
     call.save()
 
 
-def _after_result(
-    attempt: Attempt, result: kredibel.IssuanceResult, lease: uuid.UUID
-) -> None:
+def _after_result(attempt: Attempt, result: kredibel.IssuanceResult) -> Attempt | None:
+    """Apply a definite answer, even one that arrives after the lease ended: the
+    call was paid for, and the repeat that recovery queued then has nothing to do.
+    Returns the updated attempt, or None when it was already finished."""
     now = timezone.now()
     status = RESULT_STATUS[result.status]
-    updated = Attempt.objects.filter(pk=attempt.pk, lease_token=lease).update(
+    updated = Attempt.objects.filter(
+        pk=attempt.pk, status__in=Attempt.IN_PROGRESS
+    ).update(
         status=status,
         provider_id=result.provider_id,
         reference_id=result.reference_id,
@@ -349,66 +425,64 @@ def _after_result(
         updated_at=now,
     )
     if not updated:
-        logger.warning(
-            "Attempt %s: answer arrived after the lease ended.", attempt.code
-        )
-        return
+        logger.warning("Attempt %s: an answer arrived after it finished.", attempt.code)
+        return None
     attempt.refresh_from_db()
     logger.info("Attempt %s: %s.", attempt.code, status)
-    _notify(attempt)
+    return attempt
 
 
 def _after_error(
     attempt: Attempt, error: kredibel.KredibelError, lease: uuid.UUID
-) -> None:
-    with transaction.atomic():
-        attempt = (
-            Attempt.objects.select_for_update()
-            .filter(pk=attempt.pk, lease_token=lease)
-            .first()
-        )
-        if attempt is None:
-            logger.warning("Attempt: error arrived after the lease ended.")
-            return
-        attempt.error_id = error.error_id or attempt.error_id
-        logger.warning(
-            "Attempt %s: provider call failed (%s, HTTP %s, retryable=%s).",
-            attempt.code,
-            error.outcome,
-            error.http_status,
-            error.retryable,
-        )
-        if isinstance(error, kredibel.InvalidRequest):
-            attempt.provider_field_errors = error.field_errors
-            _fail(attempt, Attempt.Failure.INVALID_REQUEST)
-        elif isinstance(error, kredibel.AuthenticationFailed):
-            _fail(attempt, Attempt.Failure.AUTHENTICATION)
-        elif isinstance(error, kredibel.MalformedResponse):
-            _fail(attempt, Attempt.Failure.MALFORMED_RESPONSE)
-        elif error.may_have_been_charged:
-            attempt.unknown_outcomes += 1
-            if attempt.unknown_outcomes > settings.VERIFY_UNKNOWN_OUTCOME_REPEATS:
-                _fail(attempt, Attempt.Failure.OUTCOME_UNKNOWN)
-            else:
-                _requeue(attempt, settings.VERIFY_UNKNOWN_DELAY_SECONDS)
-        elif not error.retryable:
-            _fail(attempt, Attempt.Failure.CONFIGURATION)
-        elif attempt.tries >= settings.VERIFY_MAX_TRIES:
-            _fail(attempt, Attempt.Failure.PROVIDER_UNAVAILABLE)
+) -> Attempt | None:
+    """Apply the retry policy to a failed call. Returns the updated attempt, or
+    None when this worker no longer holds it (recovery has taken over)."""
+    attempt = (
+        Attempt.objects.select_for_update()
+        .filter(pk=attempt.pk, lease_token=lease)
+        .first()
+    )
+    if attempt is None:
+        logger.warning("A failed call came back after its attempt was taken over.")
+        return None
+    attempt.error_id = (error.error_id or attempt.error_id)[:64]
+    logger.warning(
+        "Attempt %s: provider call failed (%s, HTTP %s, retryable=%s).",
+        attempt.code,
+        error.outcome,
+        error.http_status,
+        error.retryable,
+    )
+    if isinstance(error, kredibel.InvalidRequest):
+        attempt.provider_field_errors = error.field_errors
+        _fail(attempt, Attempt.Failure.INVALID_REQUEST)
+    elif isinstance(error, kredibel.AuthenticationFailed):
+        _fail(attempt, Attempt.Failure.AUTHENTICATION)
+    elif isinstance(error, kredibel.MalformedResponse):
+        _fail(attempt, Attempt.Failure.MALFORMED_RESPONSE)
+    elif error.may_have_been_charged:
+        attempt.unknown_outcomes += 1
+        if attempt.unknown_outcomes > settings.VERIFY_UNKNOWN_OUTCOME_REPEATS:
+            _fail(attempt, Attempt.Failure.OUTCOME_UNKNOWN)
         else:
-            delay = backoff_seconds(attempt.tries)
-            if isinstance(error, kredibel.RateLimited) and error.retry_after:
-                delay = max(delay, error.retry_after)
-            _requeue(attempt, delay)
-    if attempt.status == Status.FAILED:
-        if attempt.failure in OUR_FAULT:
-            logger.error(
-                "Attempt %s failed in a way retrying cannot fix (%s): check the "
-                "configuration and the provider's field messages.",
-                attempt.code,
-                attempt.failure,
-            )
-        _notify(attempt)
+            _requeue(attempt, settings.VERIFY_UNKNOWN_DELAY_SECONDS)
+    elif not error.retryable:
+        _fail(attempt, Attempt.Failure.CONFIGURATION)
+    elif attempt.tries >= settings.VERIFY_MAX_TRIES:
+        _fail(attempt, Attempt.Failure.PROVIDER_UNAVAILABLE)
+    else:
+        delay = backoff_seconds(attempt.tries)
+        if isinstance(error, kredibel.RateLimited) and error.retry_after:
+            delay = max(delay, min(error.retry_after, RETRY_AFTER_CAP_SECONDS))
+        _requeue(attempt, delay)
+    if attempt.failure in OUR_FAULT:
+        logger.error(
+            "Attempt %s failed in a way retrying cannot fix (%s): check the "
+            "configuration and the provider's field messages.",
+            attempt.code,
+            attempt.failure,
+        )
+    return attempt
 
 
 def _fail(attempt: Attempt, failure: Attempt.Failure) -> None:

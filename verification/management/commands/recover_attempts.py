@@ -1,15 +1,15 @@
-"""Queue again every attempt that should be moving and is not.
+"""Queue again every attempt that should be moving and is not, and make sure the
+periodic sweep that does the same is scheduled.
 
 `manage.py serve` runs it before starting its worker. Where workers are run by other
-means, run it at start-up or from cron (every few minutes is plenty): it is safe to
-run any time, from anywhere.
+means, run it when they start: it is safe to run any time, from anywhere.
 """
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from verification.tasks import recover_stalled_attempts
+from verification.tasks import recover_stalled_attempts, schedule_sweep
 
 
 class Command(BaseCommand):
@@ -17,5 +17,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         count = recover_stalled_attempts()
+        schedule_sweep()
         if count or options["verbosity"] > 1:
             self.stdout.write(f"Queued {count} stalled attempt(s) again.")
