@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
-from typing import Final, Literal
+from typing import Final
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -181,17 +181,6 @@ def encoded_birth_date(nik: str) -> tuple[int, int, int] | None:
     if not any(_is_date(century + year, month, day) for century in (1900, 2000)):
         return None
     return day, month, year
-
-
-def sex(nik: str) -> Literal["F", "M"] | None:
-    """Return "F" or "M" as encoded in the birth day of a normalised NIK.
-
-    None when the NIK carries no valid birth date, since the sex is only known from
-    a day that is a real one. Raises ValueError when `nik` is not sixteen ASCII digits.
-    """
-    if encoded_birth_date(nik) is None:
-        return None
-    return "F" if int(nik[6:8]) > FEMALE_DAY_OFFSET else "M"
 
 
 def birth_date_matches(nik: str, birth_date: date) -> bool:

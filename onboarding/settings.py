@@ -143,17 +143,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
-    # Tests use a file, so that a worker started as a separate process sees the
-    # same database.
-    _test_name = str(
-        Path(tempfile.gettempdir()) / f"ktp-onboarding-test-{os.getpid()}.sqlite3"
-    )
+    # Tests use a file (one per test run), so that a worker started as a separate
+    # process sees the same database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(
+            Path(tempfile.gettempdir()) / f"ktp-onboarding-test-{os.getpid()}.sqlite3"
+        )
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
-    _test_name = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
-# One test database per test process, so that two test runs never meet.
-DATABASES["default"]["TEST"] = {"NAME": _test_name}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TASKS = {

@@ -301,8 +301,12 @@ def handoff(request: HttpRequest) -> HttpResponse:
     """A desktop without a camera: a short-lived link (and QR code) that opens the
     same form, with what was typed and any photo already received, on a phone."""
     browser = browser_id(request)
-    # Kept as typed; the form checks everything again when it is sent.
-    values = {name: request.POST.get(name, "")[:320] for name in TEXT_FIELDS}
+    # Kept as typed (the form checks everything again when it is sent), but for
+    # NUL characters, which no field accepts and PostgreSQL cannot store.
+    values = {
+        name: request.POST.get(name, "").replace("\x00", "")[:320]
+        for name in TEXT_FIELDS
+    }
     for kind in ("face", "identity"):
         photo = PendingPhoto.find(
             request.POST.get(f"{kind}Photo", ""), browser=browser, kind=kind

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django_tasks_db.management.commands.db_worker import Worker
 
 from tests import photos
+from verification.tasks import run_due_tasks
 
 
 @pytest.fixture(autouse=True)
@@ -41,18 +41,8 @@ def sandbox(live_server, settings):
 
 
 def run_worker() -> None:
-    """Run every task that is due, in this process, the way `db_worker --batch`
-    does (without touching this process's signal handlers)."""
-    Worker(
-        queue_names=["*"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="tests",
-        excluded_queue_names=[],
-    ).run()
+    """Run every task that is due, in this process."""
+    run_due_tasks()
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from django.utils import timezone
 from PIL import Image
 
 from verification.models import Applicant, Attempt
+from verification.reviews import REVIEWERS_GROUP
 
-REVIEWERS_GROUP = "Compliance reviewers"
 GROUP_MIGRATION = "verification.migrations.0003_compliance_reviewers_group"
 
 _niks = itertools.count(3171010101000001)

@@ -3,7 +3,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import random
-import time
 from collections.abc import Callable
 from functools import cache
 
@@ -333,15 +332,14 @@ def test_it_refuses_html_uploaded_under_a_jpg_name() -> None:
         pytest.param(8_000, 6_300, id="50.4-megapixels-over-our-limit"),
     ],
 )
-def test_it_refuses_a_decompression_bomb_quickly_from_its_header(
+def test_it_refuses_a_decompression_bomb_from_its_header(
     width: int, height: int
 ) -> None:
-    started = time.perf_counter()
-
+    # The file declares its size and carries almost no pixel data: had anything
+    # tried to decode it, it would be refused as unreadable, not as too large.
     code = refusal_code(prepare_selfie, png_header_only(width, height))
 
     assert code == "too_many_pixels"
-    assert time.perf_counter() - started < 0.5
 
 
 def test_it_refuses_a_file_over_fifteen_megabytes() -> None:

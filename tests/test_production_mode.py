@@ -73,6 +73,20 @@ def test_it_passes_the_system_check_when_configured(tmp_path):
     assert "no issues" in result.stdout
 
 
+def test_the_deploy_check_asks_for_a_nik_lookup_key_of_its_own(tmp_path):
+    without = manage("check", "--deploy", env=PRODUCTION_ENV, tmp_path=tmp_path)
+    with_key = manage(
+        "check",
+        "--deploy",
+        env={**PRODUCTION_ENV, "NIK_LOOKUP_KEY": "a-separate-random-lookup-key"},
+        tmp_path=tmp_path,
+    )
+
+    assert "onboarding.W001" in without.stderr
+    assert "NIK_LOOKUP_KEY" in without.stderr
+    assert "onboarding.W001" not in with_key.stderr
+
+
 def test_it_runs_without_debug_and_without_the_sandbox(tmp_path):
     script = (
         "from django.conf import settings; from django.urls import resolve, Resolver404\n"

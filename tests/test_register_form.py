@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from onboarding.models import PendingPhoto
+from onboarding.models import Handoff, PendingPhoto
 from tests.conftest import details, form_fields, submit, text_of
 from tests.photos import phone_jpeg
 from verification.models import Attempt
@@ -380,3 +380,12 @@ def test_a_huge_upload_is_cut_off_and_refused_keeping_the_rest(applicant, tmp_pa
     assert "larger than 15 MB" in error_of(response, "faceImage")
     assert form_fields(response.content.decode(), "data-register")["identityPhoto"]
     assert 'value="Asep  supriyadi"' in response.content.decode()
+
+
+def test_a_handoff_with_nul_characters_is_kept_without_them(applicant):
+    page = applicant.post(
+        "/register/handoff/", {"fullName": "A\x00sep", "identityId": "\x00"}
+    )
+
+    assert page.status_code == 200
+    assert Handoff.objects.get().values["fullName"] == "Asep"

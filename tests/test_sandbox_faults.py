@@ -85,13 +85,14 @@ def test_the_first_requests_fail_in_a_downtime_window_by_requests():
 
 
 def test_a_downtime_window_by_seconds_starts_with_the_sandbox():
+    body = payload()  # made before the window opens
     sandbox = Sandbox(
-        api_key=API_KEY, faults=Faults(down_for_seconds=0.3, failure_status=503)
+        api_key=API_KEY, faults=Faults(down_for_seconds=2.0, failure_status=503)
     )
     with serve_sandbox(sandbox) as url:
-        assert post(url, payload()).status_code == 503
-        time.sleep(0.35)
-        assert post(url, payload()).status_code == 200
+        assert post(url, body).status_code == 503
+        time.sleep(2.05)
+        assert post(url, body).status_code == 200
 
 
 def test_latency_delays_every_answer_including_refusals():

@@ -38,6 +38,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -460,7 +461,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
     def _take(self, request: HttpRequest, object_id: int) -> HttpResponse:
         attempt = self._decidable(request, object_id)
         if reviews.take_case(attempt=attempt, reviewer=request.user):
-            self.log_change(request, attempt, "Took the case.")
+            self.log_change(request, attempt, gettext("Took the case."))
             messages.success(request, _("The case is yours: decide it when ready."))
         else:
             messages.error(
@@ -475,7 +476,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
     def _release(self, request: HttpRequest, object_id: int) -> HttpResponse:
         attempt = self._decidable(request, object_id)
         if reviews.release_case(attempt=attempt, reviewer=request.user):
-            self.log_change(request, attempt, "Released the case.")
+            self.log_change(request, attempt, gettext("Released the case."))
             messages.success(request, _("The case is back in the queue."))
         else:
             messages.error(request, _("There was no case of yours to release."))
@@ -510,7 +511,12 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
         except ValidationError as error:  # pragma: no cover - the form checks first
             messages.error(request, "; ".join(error.messages))
         else:
-            self.log_change(request, attempt, f"Decided: {decision.decision}.")
+            self.log_change(
+                request,
+                attempt,
+                gettext("Decided: %(decision)s.")
+                % {"decision": decision.get_decision_display()},
+            )
             messages.success(
                 request,
                 _("Decision recorded: %(decision)s. The applicant is being emailed.")

@@ -46,18 +46,11 @@ def mask_nik(nik: str) -> str:
     return f"{nik[:6]}{'*' * 6}{nik[-4:]}"
 
 
-class ApplicantQuerySet(models.QuerySet):
-    def for_nik(self, nik: str) -> models.QuerySet:
-        return self.filter(nik_digest=nik_digest(nik))
-
-
 class Applicant(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     nik = models.CharField(_("NIK"), max_length=16)
     nik_digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(_("first seen"), default=timezone.now)
-
-    objects = ApplicantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("applicant")
@@ -113,9 +106,7 @@ class Attempt(models.Model):
         # configuration is wrong, and trying again will not change that.
         CONFIGURATION = "configuration", _("Provider not reachable as configured")
 
-    # Statuses from which nothing moves on by itself.
-    FINAL = (Status.VERIFIED, Status.NOT_VERIFIED, Status.FAILED, Status.APPROVED,
-             Status.REJECTED)  # fmt: skip
+    # Statuses in which a worker will still act on the attempt.
     IN_PROGRESS = (Status.QUEUED, Status.VERIFYING)
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -209,10 +200,6 @@ class Attempt(models.Model):
         return str(self.code)
 
     @property
-    def is_final(self) -> bool:
-        return self.status in self.FINAL
-
-    @property
     def in_progress(self) -> bool:
         return self.status in self.IN_PROGRESS
 
@@ -229,12 +216,6 @@ class Attempt(models.Model):
             return cls.objects.get(code=code)
         except (signing.BadSignature, cls.DoesNotExist, ValidationError, TypeError):
             return None
-
-    @classmethod
-    def recent_for_applicant(cls, applicant: Applicant, *, hours: int = 24):
-        return cls.objects.filter(
-            applicant=applicant, created_at__gte=timezone.now() - timedelta(hours=hours)
-        )
 
     @property
     def latest_decision(self) -> ReviewDecision | None:

@@ -33,6 +33,8 @@ Status = Attempt.Status
 Decision = ReviewDecision.Decision
 Reason = ReviewDecision.Reason
 
+# The group the reviewers' permissions come with (created by migration 0003).
+REVIEWERS_GROUP = "Compliance reviewers"
 DECIDE_PERMISSION = "verification.decide_attempt"
 VIEW_IMAGES_PERMISSION = "verification.view_identity_images"
 # The most linked attempts a review page lists; a shared office address could link

@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.tasks import TaskResultStatus, task
 from django.utils import timezone
+from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from verification import kredibel
@@ -368,6 +369,22 @@ def retry_failed_attempt(attempt: Attempt) -> bool:
         if updated:
             enqueue_verification(attempt)
     return bool(updated)
+
+
+def run_due_tasks() -> None:
+    """Run every task that is due, in this process, the way `db_worker --batch`
+    does (without touching the process's signal handlers). For tests and the demo
+    data; applications run `manage.py db_worker`."""
+    Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=f"in-process-{uuid.uuid4().hex[:8]}",
+        excluded_queue_names=[],
+    ).run()
 
 
 def backoff_seconds(tries: int) -> float:

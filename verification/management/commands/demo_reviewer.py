@@ -14,8 +14,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
+from verification.reviews import REVIEWERS_GROUP
+
 USERNAME = "reviewer"
-REVIEWERS_GROUP = "Compliance reviewers"
 
 
 class Command(BaseCommand):

@@ -35,16 +35,15 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
-from django_tasks_db.management.commands.db_worker import Worker
 
+from onboarding.demo_photos import Look, ktp_jpeg, selfie_jpeg
 from onboarding.images import prepare_identity, prepare_selfie
 from onboarding.privacy import PRIVACY_NOTICE_VERSION
 from verification import reviews
-from verification.demo_photos import Look, ktp_jpeg, selfie_jpeg
 from verification.management.commands.runsandbox import base_url
 from verification.models import Attempt
 from verification.sandbox import Faults, Sandbox, make_server
-from verification.tasks import attempts_left_for_nik, submit_attempt
+from verification.tasks import attempts_left_for_nik, run_due_tasks, submit_attempt
 
 # The sandbox's documented NIKs (shared/kredibel/CONTRACT.md).
 NOT_VERIFIED_NIKS = {
@@ -184,7 +183,7 @@ class Command(BaseCommand):
                     NOT_VERIFIED_NAMES, NOT_VERIFIED_NIKS.values(), strict=True
                 )
             ]
-            _run_tasks()
+            run_due_tasks()
             made += self._review_cases(people, reviewer)
         with (
             _sandbox(Faults(failure_rate=1, failure_status=503)) as url,
@@ -192,7 +191,7 @@ class Command(BaseCommand):
         ):
             self._say("An applicant whose check fails (provider answering 503)...")
             made.append(self._submit(self._person("DEMO EKO PRASETYO")))
-            _run_tasks()
+            run_due_tasks()
         for attempt in made:
             attempt.refresh_from_db()
         return made
@@ -204,7 +203,7 @@ class Command(BaseCommand):
         self._say("Applicants whose email or phone belongs to another NIK...")
         joko = self._person("DEMO JOKO SUSANTO", PHONE_SHARED_NIK, phone=sari.phone)
         joko_first = self._submit(joko)
-        _run_tasks()
+        run_due_tasks()
         reviews.decide(
             attempt=joko_first,
             reviewer=reviewer,
@@ -218,7 +217,7 @@ class Command(BaseCommand):
         joko_again = self._submit(
             Person(joko.name, joko.nik, joko.birth_date, joko.email, rudi.phone)
         )
-        _run_tasks()
+        run_due_tasks()
         reviews.decide(
             attempt=joko_again,
             reviewer=reviewer,
@@ -239,7 +238,7 @@ class Command(BaseCommand):
                 phone=dewi.phone,
             )
         )
-        _run_tasks()
+        run_due_tasks()
         reviews.take_case(attempt=rina, reviewer=reviewer)
         return [joko_first, joko_again, fitri, rina]
 
@@ -347,20 +346,6 @@ def _provider(url: str) -> Iterator[None]:
         VERIFY_UNKNOWN_DELAY_SECONDS=0,
     ):
         yield
-
-
-def _run_tasks() -> None:
-    """Run every task that is due, here, as `db_worker --batch` does."""
-    Worker(
-        queue_names=["*"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="demo-data",
-        excluded_queue_names=[],
-    ).run()
 
 
 @contextmanager
