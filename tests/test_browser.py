@@ -133,6 +133,9 @@ def test_an_applicant_captures_a_selfie_and_follows_the_outcome(
 
         selfie = page.locator("#field-faceImage")
         capture = selfie.get_by_role("button", name="Take selfie")
+        expect(capture).to_be_hidden()  # nothing to take before the camera opens
+        expect(selfie.get_by_role("button", name="Retake")).to_be_hidden()
+        expect(selfie.locator("#id_faceImage")).to_be_hidden()  # the camera replaces it
         selfie.get_by_role("button", name="Open the camera").click()
         expect(capture).to_be_visible()
         expect(capture).to_be_enabled(timeout=15000)  # only once a frame arrived
