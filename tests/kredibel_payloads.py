@@ -15,6 +15,7 @@ import functools
 import io
 import random
 import socket
+import socketserver
 import struct
 import threading
 import zlib
@@ -212,10 +213,9 @@ def html(size: int = MIN_IMAGE_BYTES) -> bytes:
 
 
 @contextlib.contextmanager
-def serve_sandbox(sandbox: Sandbox) -> Iterator[str]:
-    """Serve `sandbox` as runsandbox does, in a thread on a free local port; yields
-    its base URL and stops it on exit."""
-    server = make_server("127.0.0.1", 0, sandbox)
+def _serving(server: socketserver.BaseServer) -> Iterator[str]:
+    """Run `server` (bound to a local port) in a thread; yield its base URL and
+    stop it on exit."""
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
@@ -226,6 +226,14 @@ def serve_sandbox(sandbox: Sandbox) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextlib.contextmanager
+def serve_sandbox(sandbox: Sandbox) -> Iterator[str]:
+    """Serve `sandbox` as runsandbox does, in a thread on a free local port; yields
+    its base URL and stops it on exit."""
+    with _serving(make_server("127.0.0.1", 0, sandbox)) as url:
+        yield url
 
 
 def post(
@@ -309,16 +317,8 @@ def serve_canned(canned: Canned) -> Iterator[str]:
     its base URL. For answers the sandbox never gives, and to see the wire."""
     server = _CannedHTTPServer(("127.0.0.1", 0), _CannedHandler)
     server.canned = canned
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with _serving(server) as url:
+        yield url
 
 
 @contextlib.contextmanager
