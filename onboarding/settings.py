@@ -236,6 +236,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Kredibel, the verification provider.
 KREDIBEL_SANDBOX = False if PRODUCTION else env.bool("KREDIBEL_SANDBOX", default=True)
+if KREDIBEL_SANDBOX:
+    # The built-in sandbox is a server of its own, installed (and routed at
+    # /sandbox/) only while it is on; production mode never loads it.
+    INSTALLED_APPS.append("verification.sandbox")
 SANDBOX_API_KEY = "sandbox-secret-key"
 KREDIBEL_BASE_URL = (
     env.str("KREDIBEL_BASE_URL", default="") or f"http://127.0.0.1:{PORT}/sandbox"
@@ -244,7 +248,7 @@ KREDIBEL_API_KEY = env.str("KREDIBEL_API_KEY", default="") or SANDBOX_API_KEY
 KREDIBEL_CONNECT_TIMEOUT = env.float("KREDIBEL_CONNECT_TIMEOUT", default=5.0)
 KREDIBEL_READ_TIMEOUT = env.float("KREDIBEL_READ_TIMEOUT", default=30.0)
 # Faults injected by the mounted sandbox (tests and load runs only); see
-# verification.sandbox.Faults for the keys.
+# verification.sandbox.faults.Faults for the keys.
 KREDIBEL_SANDBOX_FAULTS: dict = {}
 
 # The keyed digest applicants are found by. Separate from SECRET_KEY so that the

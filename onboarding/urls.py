@@ -1,4 +1,4 @@
-from django.conf import settings
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 
@@ -22,5 +22,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-if settings.KREDIBEL_SANDBOX:
-    urlpatterns.append(path("sandbox/", include("verification.sandbox_urls")))
+if apps.is_installed("verification.sandbox"):
+    urlpatterns.append(path("sandbox/", include("verification.sandbox.urls")))

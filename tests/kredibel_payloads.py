@@ -28,7 +28,9 @@ import requests
 from PIL import Image
 
 from verification.kredibel import IssuanceRequest
-from verification.sandbox import MIN_IMAGE_BYTES, Sandbox, make_server
+from verification.sandbox.answers import Sandbox
+from verification.sandbox.server import make_server
+from verification.sandbox.validation import MIN_IMAGE_BYTES
 
 API_KEY = "sandbox-secret-key"
 NORMAL_NIK = "1234567890123456"

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.conftest import text_of
+from tests.pages import text_of
 from tests.reviewing import admin_url, make_attempt, make_user
 from verification import reviews
 from verification.models import Attempt, ImageAccess, ReviewDecision

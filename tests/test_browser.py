@@ -15,8 +15,9 @@ from django.db import connections
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import ktp_bytes, run_worker
+from tests.applying import ktp_bytes
 from tests.photos import FACE_PORTRAIT, phone_jpeg
+from tests.worker import run_worker
 from verification.models import Attempt
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

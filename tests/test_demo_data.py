@@ -11,7 +11,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from tests.conftest import text_of
+from tests.pages import text_of
 from tests.reviewing import admin_url, make_attempt, reviewers_group
 from verification import reviews
 from verification.models import Attempt, ProviderCall, ReviewCase, ReviewDecision

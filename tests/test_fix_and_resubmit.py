@@ -11,8 +11,10 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from onboarding.models import PendingPhoto
-from tests.conftest import form_fields, run_worker, submit, text_of
+from tests.applying import submit
+from tests.pages import form_fields, text_of
 from tests.photos import phone_jpeg
+from tests.worker import run_worker
 from verification.models import Applicant, Attempt
 
 pytestmark = pytest.mark.django_db(transaction=True)

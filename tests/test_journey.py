@@ -7,7 +7,9 @@ import pytest
 from django.core import mail
 
 from onboarding.privacy import PRIVACY_NOTICE_VERSION
-from tests.conftest import run_worker, submit, text_of
+from tests.applying import submit
+from tests.pages import text_of
+from tests.worker import run_worker
 from verification.models import Applicant, Attempt, ProviderCall
 
 pytestmark = pytest.mark.django_db(transaction=True)

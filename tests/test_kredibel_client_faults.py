@@ -31,7 +31,7 @@ from verification.kredibel import (
     get_client,
     parse_retry_after,
 )
-from verification.sandbox import MALFORMED_BODIES
+from verification.sandbox.answers import MALFORMED_BODIES
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from tests.conftest import details, run_worker, submit, text_of
+from tests.applying import details, submit
+from tests.pages import text_of
+from tests.worker import run_worker
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CATALOG = BASE_DIR / "locale/id/LC_MESSAGES/django.po"

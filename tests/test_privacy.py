@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from django.core import mail
 
-from tests.conftest import details, form_fields, run_worker, submit
+from tests.applying import details, submit
+from tests.pages import form_fields
+from tests.worker import run_worker
 from verification.models import Attempt
 
 pytestmark = pytest.mark.django_db(transaction=True)

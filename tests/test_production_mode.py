@@ -87,21 +87,66 @@ def test_the_deploy_check_asks_for_a_nik_lookup_key_of_its_own(tmp_path):
     assert "onboarding.W001" not in with_key.stderr
 
 
-def test_it_runs_without_debug_and_without_the_sandbox(tmp_path):
-    script = (
-        "from django.conf import settings; from django.urls import resolve, Resolver404\n"
-        "try:\n    resolve('/sandbox/v1/certificate/issuance'); mounted = True\n"
-        "except Resolver404:\n    mounted = False\n"
-        "print(settings.DEBUG, settings.KREDIBEL_SANDBOX, mounted, "
-        "settings.SESSION_COOKIE_SECURE)"
-    )
+# Whether the sandbox is routed, installed and imported (after loading every URL and
+# every admin module, as a request would).
+SANDBOX_PROBE = (
+    "import sys; from django.apps import apps; from django.conf import settings\n"
+    "from django.urls import resolve, Resolver404, get_resolver\n"
+    "get_resolver().url_patterns\n"
+    "try:\n    resolve('/sandbox/v1/certificate/issuance'); mounted = True\n"
+    "except Resolver404:\n    mounted = False\n"
+    "imported = any(m.startswith('verification.sandbox') for m in sys.modules)\n"
+    "print(settings.DEBUG, settings.KREDIBEL_SANDBOX, mounted, "
+    "apps.is_installed('verification.sandbox'), imported, "
+    "settings.SESSION_COOKIE_SECURE)"
+)
 
+
+def test_it_runs_without_debug_and_neither_installs_nor_imports_the_sandbox(
+    tmp_path,
+):
     result = manage(
-        "shell", "-v", "0", "-c", script, env=PRODUCTION_ENV, tmp_path=tmp_path
+        "shell", "-v", "0", "-c", SANDBOX_PROBE, env=PRODUCTION_ENV, tmp_path=tmp_path
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "False", "False", "True"]
+    assert result.stdout.split() == [
+        "False",
+        "False",
+        "False",
+        "False",
+        "False",
+        "True",
+    ]
+
+
+def test_turning_the_sandbox_off_unroutes_and_uninstalls_it(tmp_path):
+    result = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        SANDBOX_PROBE,
+        env={"KREDIBEL_SANDBOX": "false"},
+        tmp_path=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "True",
+        "False",
+        "False",
+        "False",
+        "False",
+        "False",
+    ]
+
+
+def test_the_embedded_default_installs_and_routes_the_sandbox(tmp_path):
+    result = manage("shell", "-v", "0", "-c", SANDBOX_PROBE, env={}, tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True", "True", "True", "False"]
 
 
 def test_the_embedded_default_mounts_the_sandbox_with_debug_on(tmp_path):

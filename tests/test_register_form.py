@@ -10,7 +10,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from onboarding.models import Handoff, PendingPhoto
-from tests.conftest import details, form_fields, submit, text_of
+from tests.applying import details, submit
+from tests.pages import form_fields, text_of
 from tests.photos import phone_jpeg
 from verification.models import Attempt
 

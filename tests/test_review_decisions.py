@@ -13,8 +13,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
-from tests.conftest import run_worker, submit, text_of
+from tests.applying import submit
+from tests.pages import text_of
 from tests.reviewing import admin_url, make_attempt, make_user, reviewers_group
+from tests.worker import run_worker
 from verification import reviews
 from verification.models import Attempt, ImageAccess, ReviewDecision
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.kredibel_payloads import API_KEY, payload, post, serve_sandbox
-from verification.sandbox import MAX_BODY_BYTES, Sandbox
+from verification.sandbox.answers import MAX_BODY_BYTES, Sandbox
 
 UUID = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"

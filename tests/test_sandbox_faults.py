@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from tests.kredibel_payloads import API_KEY, payload, post, serve_sandbox
-from verification.sandbox import MALFORMED_BODIES, Faults, Sandbox
+from verification.sandbox.answers import MALFORMED_BODIES, Sandbox
+from verification.sandbox.faults import Faults
 
 
 def statuses(faults: Faults, count: int) -> list[int]:

@@ -25,7 +25,7 @@ from tests.kredibel_payloads import (
     serve_sandbox,
     svg,
 )
-from verification.sandbox import Sandbox
+from verification.sandbox.answers import Sandbox
 
 FIELDS = [
     "identityId",

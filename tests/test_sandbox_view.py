@@ -1,7 +1,7 @@
 """The sandbox mounted at /sandbox/ in the application: served by the live server,
 it reads requests larger than Django's upload limit, accepts exactly
-KREDIBEL_API_KEY, follows KREDIBEL_SANDBOX_FAULTS and disappears with
-KREDIBEL_SANDBOX."""
+KREDIBEL_API_KEY and follows KREDIBEL_SANDBOX_FAULTS. (That it is neither installed
+nor routed with KREDIBEL_SANDBOX off is in test_production_mode.)"""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.kredibel_payloads import (
     payload,
     post,
 )
-from verification.sandbox import MAX_BODY_BYTES
+from verification.sandbox.answers import MAX_BODY_BYTES
 
 
 @pytest.fixture
@@ -100,9 +100,3 @@ def test_its_fault_state_starts_again_when_the_faults_setting_changes(
 
     assert post(sandbox_url, payload()).status_code == 503
     assert post(sandbox_url, payload()).status_code == 200
-
-
-def test_it_is_gone_when_kredibel_sandbox_is_turned_off(sandbox_url, settings):
-    settings.KREDIBEL_SANDBOX = False
-
-    assert post(sandbox_url, payload()).status_code == 404

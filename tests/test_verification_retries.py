@@ -15,12 +15,14 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from tests.conftest import run_worker, selfie_bytes, submit, text_of
+from tests.applying import selfie_bytes, submit
 from tests.kredibel_payloads import jpeg, serve_sandbox
+from tests.pages import text_of
 from tests.photos import phone_jpeg
+from tests.worker import run_worker
 from verification import tasks
 from verification.models import Attempt, ProviderCall
-from verification.sandbox import Sandbox
+from verification.sandbox.answers import Sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,7 +20,8 @@ from django_tasks_db.models import DBTaskResult
 
 from onboarding.models import PendingPhoto
 from onboarding.tasks import purge_drafts
-from tests.conftest import details, run_worker, submit
+from tests.applying import details, submit
+from tests.worker import run_worker
 from verification.models import Attempt, ProviderCall
 from verification.tasks import sweep, verify
 

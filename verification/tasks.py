@@ -29,14 +29,14 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.tasks import TaskResultStatus, task
+from django.tasks import task
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult
 
 from verification import kredibel
 from verification.emails import send_outcome_email
 from verification.models import Applicant, Attempt, ProviderCall, nik_digest
+from verification.queue import enqueue_once
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +93,7 @@ def sweep() -> None:
 
 def schedule_sweep() -> None:
     """Make sure a sweep is coming (one, however many workers and requests ask)."""
-    coming = DBTaskResult.objects.filter(
-        task_path=sweep.module_path, status=TaskResultStatus.READY
-    )
-    if not coming.exists():
-        sweep.using(run_after=timezone.now() + SWEEP_EVERY).enqueue()
+    enqueue_once(sweep, run_after=timezone.now() + SWEEP_EVERY)
 
 
 class LimitReached(Exception):

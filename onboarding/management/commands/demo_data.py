@@ -40,9 +40,8 @@ from onboarding.demo_photos import Look, ktp_jpeg, selfie_jpeg
 from onboarding.images import prepare_identity, prepare_selfie
 from onboarding.privacy import PRIVACY_NOTICE_VERSION
 from verification import reviews
-from verification.management.commands.runsandbox import base_url
+from verification.addrport import base_url
 from verification.models import Attempt
-from verification.sandbox import Faults, Sandbox, make_server
 from verification.tasks import attempts_left_for_nik, run_due_tasks, submit_attempt
 
 # The sandbox's documented NIKs (shared/kredibel/CONTRACT.md).
@@ -186,7 +185,7 @@ class Command(BaseCommand):
             run_due_tasks()
             made += self._review_cases(people, reviewer)
         with (
-            _sandbox(Faults(failure_rate=1, failure_status=503)) as url,
+            _sandbox(failure_rate=1, failure_status=503) as url,
             _provider(url),
         ):
             self._say("An applicant whose check fails (provider answering 503)...")
@@ -319,12 +318,16 @@ NOT_VERIFIED_NAMES = (
 
 
 @contextmanager
-def _sandbox(faults: Faults | None = None) -> Iterator[str]:
-    """The sandbox served over HTTP on a free local port, for the block's length;
-    yields its base URL."""
-    server = make_server(
-        "127.0.0.1", 0, Sandbox(api_key=settings.SANDBOX_API_KEY, faults=faults)
-    )
+def _sandbox(**faults: Any) -> Iterator[str]:
+    """The sandbox served over HTTP on a free local port, for the block's length,
+    with the given faults; yields its base URL."""
+    # Imported here: the sandbox is a local tool that production never loads.
+    from verification.sandbox.answers import Sandbox
+    from verification.sandbox.faults import Faults
+    from verification.sandbox.server import make_server
+
+    sandbox = Sandbox(api_key=settings.SANDBOX_API_KEY, faults=Faults(**faults))
+    server = make_server("127.0.0.1", 0, sandbox)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -20,14 +20,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from verification.addrport import base_url, split_addrport
+
 STOP_GRACE_SECONDS = 10
-
-
-def _split_addrport(addrport: str) -> tuple[str, int]:
-    host, _, port = addrport.rpartition(":")
-    if not port.isdigit():
-        raise CommandError(f"{addrport!r} is not an address:port or a port number.")
-    return host or "127.0.0.1", int(port)
 
 
 class Command(BaseCommand):
@@ -47,15 +42,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, addrport: str | None, gunicorn_workers: int, **options):
-        host, port = _split_addrport(addrport or f"127.0.0.1:{settings.PORT}")
+        try:
+            host, port = split_addrport(addrport or str(settings.PORT))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         python = sys.executable
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         if settings.DEBUG:
-            web = [python, manage, "runserver", f"{host}:{port}"]
+            web = [python, manage, "runserver", bind]
         else:
             web = [
                 python, "-m", "gunicorn", "onboarding.wsgi",
-                "--bind", f"{host}:{port}",
+                "--bind", bind,
                 "--workers", str(gunicorn_workers),
                 "--access-logfile", "-",
             ]  # fmt: skip
@@ -71,9 +70,8 @@ class Command(BaseCommand):
             "web server": subprocess.Popen(web, env=env, start_new_session=True),  # noqa: S603
             "worker": subprocess.Popen(worker, env=env, start_new_session=True),  # noqa: S603
         }
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         self.stdout.write(
-            f"Onboarding is running at http://{shown_host}:{port}/ "
+            f"Onboarding is running at {base_url(host, port)}/ "
             "with one background worker. Press Ctrl-C to stop both."
         )
 

@@ -3,7 +3,7 @@
 `manage.py runsandbox [addr:port]` (default 127.0.0.1:9000) answers
 `POST http://addr:port/v1/certificate/issuance` like the provider's sandbox, so the
 application (or a load run) can use `KREDIBEL_BASE_URL=http://addr:port`. Every fault
-of `verification.sandbox.Faults` has an option. Ctrl-C or SIGTERM stops it.
+of `verification.sandbox.faults.Faults` has an option. Ctrl-C or SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -15,29 +15,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from verification.sandbox import FAILURE_STATUSES, Faults, Sandbox, make_server
+from verification.addrport import base_url, split_addrport
+from verification.sandbox.answers import Sandbox
+from verification.sandbox.faults import FAILURE_STATUSES, Faults
+from verification.sandbox.server import make_server
 
 DEFAULT_ADDRPORT = "127.0.0.1:9000"
-
-
-def split_addrport(addrport: str) -> tuple[str, int]:
-    """("host", port) from "host:port", "[v6]:port" or "port"."""
-    host, _, port = addrport.rpartition(":")
-    if not port.isdigit() or int(port) > 65535:
-        raise CommandError(f"{addrport!r} is not an address:port or a port number.")
-    host = host.removeprefix("[").removesuffix("]")
-    return host or "127.0.0.1", int(port)
-
-
-def base_url(host: str, port: int) -> str:
-    """The URL a client on this machine uses to reach a server bound to host."""
-    if host == "0.0.0.0":  # noqa: S104 - naming the wildcard, not binding to it
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
 
 
 class Command(BaseCommand):
@@ -112,7 +95,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        host, port = split_addrport(options["addrport"])
+        try:
+            host, port = split_addrport(options["addrport"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         try:
             faults = Faults(
                 latency=options["latency"],
