@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from onboarding import images, nik, validators
 from onboarding.models import PendingPhoto
-from verification.tasks import attempts_left_for_nik
+from verification.submission import attempts_left_for_nik
 
 PHOTO_ACCEPT = "image/jpeg,image/png"
 

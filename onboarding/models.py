@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from contextlib import suppress
 from datetime import timedelta
 
 from django.core import signing
@@ -33,8 +34,11 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+PENDING_FOLDER = "pending"
+
+
 def pending_photo_path(photo: PendingPhoto, filename: str) -> str:
-    return f"pending/{photo.token}/{photo.kind}.jpg"
+    return f"{PENDING_FOLDER}/{photo.token}/{photo.kind}.jpg"
 
 
 class PendingPhoto(models.Model):
@@ -83,15 +87,48 @@ class PendingPhoto(models.Model):
             return f.read()
 
     def discard(self) -> None:
-        self.image.delete(save=False)
+        # The row first: a file left by a process that dies in between is an
+        # orphan that purge_old removes; a row without its file would be a photo
+        # the form offers and cannot read.
+        name, storage = self.image.name, self.image.storage
         self.delete()
+        if name:
+            storage.delete(name)
 
     @classmethod
     def purge_old(cls) -> int:
-        old = cls.objects.filter(created_at__lt=timezone.now() - DRAFT_LIFETIME)
+        """Delete the photos a day old, and any folder of photos whose row is gone
+        (a process that died between writing the file and its row)."""
+        cutoff = timezone.now() - DRAFT_LIFETIME
+        old = cls.objects.filter(created_at__lt=cutoff)
         count = 0
         for photo in old.iterator():
             photo.discard()
+            count += 1
+        return count + cls._purge_orphans(cutoff)
+
+    @classmethod
+    def _purge_orphans(cls, cutoff) -> int:
+        storage = PendingPhoto.image.field.storage
+        try:
+            folders, _ = storage.listdir(PENDING_FOLDER)
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        kept = set(
+            cls.objects.filter(token__in=folders).values_list("token", flat=True)
+        )
+        count = 0
+        for token in folders:
+            if token in kept or not TOKEN_PATTERN.fullmatch(token):
+                continue
+            folder = f"{PENDING_FOLDER}/{token}"
+            files = [f"{folder}/{name}" for name in storage.listdir(folder)[1]]
+            if any(storage.get_modified_time(path) > cutoff for path in files):
+                continue
+            for path in files:
+                storage.delete(path)
+            with suppress(OSError):
+                storage.delete(folder)  # a folder on a file system only
             count += 1
         return count
 

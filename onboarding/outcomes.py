@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from verification.models import Attempt
-from verification.tasks import OUR_FAULT
 
 # One plain message per field the provider can reject, and what to do about it.
 REJECTION_MESSAGES = {
@@ -79,6 +78,6 @@ def status_context(attempt: Attempt) -> dict:
         "rejections": rejections,
         "masked_email": mask_email(attempt.email_address),
         "slow": attempt.in_progress and attempt.next_try_at is not None,
-        "our_fault": attempt.failure in OUR_FAULT,
+        "our_fault": attempt.failure in Attempt.OUR_FAULT,
         "decision_message": decision.applicant_message if decision else "",
     }

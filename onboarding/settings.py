@@ -140,9 +140,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
         }
     )
+    # How long a writer waits for another; `?timeout=` in DATABASE_URL changes it.
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
     # Tests use a file (one per test run), so that a worker started as a separate
     # process sees the same database.
     DATABASES["default"]["TEST"] = {
@@ -155,10 +156,12 @@ else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# One database queue, in lanes that do not wait behind each other: provider calls,
+# applicant emails, housekeeping (recovery, sweeps, purges). See verification.worker.
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default"],
+        "QUEUES": ["default", "provider", "email", "housekeeping"],
     }
 }
 
@@ -246,7 +249,16 @@ KREDIBEL_BASE_URL = (
 ).rstrip("/")
 KREDIBEL_API_KEY = env.str("KREDIBEL_API_KEY", default="") or SANDBOX_API_KEY
 KREDIBEL_CONNECT_TIMEOUT = env.float("KREDIBEL_CONNECT_TIMEOUT", default=5.0)
+# The longest silence while waiting for the answer, and the longest a whole call may
+# take on the wall clock (connect, send, every read), whatever the provider does.
 KREDIBEL_READ_TIMEOUT = env.float("KREDIBEL_READ_TIMEOUT", default=30.0)
+KREDIBEL_CALL_DEADLINE = env.float(
+    "KREDIBEL_CALL_DEADLINE", default=KREDIBEL_CONNECT_TIMEOUT + KREDIBEL_READ_TIMEOUT
+)
+if KREDIBEL_CALL_DEADLINE <= KREDIBEL_CONNECT_TIMEOUT:
+    raise ImproperlyConfigured(
+        "KREDIBEL_CALL_DEADLINE must be longer than KREDIBEL_CONNECT_TIMEOUT."
+    )
 # Faults injected by the mounted sandbox (tests and load runs only); see
 # verification.sandbox.faults.Faults for the keys.
 KREDIBEL_SANDBOX_FAULTS: dict = {}
@@ -283,13 +295,50 @@ VERIFY_RETRY_MAX_SECONDS = env.float("VERIFY_RETRY_MAX_SECONDS", default=600.0)
 # charged: it is repeated at most this many times, after VERIFY_UNKNOWN_DELAY_SECONDS.
 VERIFY_UNKNOWN_OUTCOME_REPEATS = env.int("VERIFY_UNKNOWN_OUTCOME_REPEATS", default=1)
 VERIFY_UNKNOWN_DELAY_SECONDS = env.float("VERIFY_UNKNOWN_DELAY_SECONDS", default=120.0)
+# How long a worker keeps trying to save a provider's answer through a database
+# outage (a fresh connection each time) before it gives up and logs the answer's
+# ids for reconciliation.
+VERIFY_ANSWER_WRITE_SECONDS = env.float("VERIFY_ANSWER_WRITE_SECONDS", default=20.0)
 # An attempt held by a worker longer than this is considered abandoned (the worker
-# died) and is picked up again. Always longer than one provider call can take.
-VERIFY_LEASE_SECONDS = (
-    KREDIBEL_CONNECT_TIMEOUT
-    + KREDIBEL_READ_TIMEOUT
-    + env.float("VERIFY_LEASE_MARGIN_SECONDS", default=60.0)
+# died or froze) and is picked up again: the call deadline plus a margin that
+# covers saving the answer.
+VERIFY_LEASE_MARGIN_SECONDS = env.float("VERIFY_LEASE_MARGIN_SECONDS", default=30.0)
+VERIFY_LEASE_SECONDS = KREDIBEL_CALL_DEADLINE + VERIFY_LEASE_MARGIN_SECONDS
+# Calls in flight towards the provider at once, over every worker on every host.
+VERIFY_MAX_IN_FLIGHT = env.int("VERIFY_MAX_IN_FLIGHT", default=20)
+# The circuit breaker: after this many provider failures in a row (5xx, 429, no
+# connection, no answer) no worker calls the provider for the cooldown; then one
+# call probes it. Each failed probe doubles the cooldown, up to
+# VERIFY_RETRY_MAX_SECONDS.
+VERIFY_BREAKER_FAILURES = env.int("VERIFY_BREAKER_FAILURES", default=5)
+VERIFY_BREAKER_COOLDOWN_SECONDS = env.float(
+    "VERIFY_BREAKER_COOLDOWN_SECONDS", default=30.0
 )
+if VERIFY_MAX_IN_FLIGHT < 1 or VERIFY_BREAKER_FAILURES < 1:
+    raise ImproperlyConfigured(
+        "VERIFY_MAX_IN_FLIGHT and VERIFY_BREAKER_FAILURES must be at least 1."
+    )
+
+# Applicant emails: sent by the worker from an outbox, retried with backoff while
+# the mail server does not take them, at most EMAIL_MAX_TRIES times.
+EMAIL_MAX_TRIES = env.int("EMAIL_MAX_TRIES", default=10)
+EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=30.0)
+EMAIL_RETRY_MAX_SECONDS = env.float("EMAIL_RETRY_MAX_SECONDS", default=1800.0)
+
+# The worker (`manage.py worker`): threads per pool (0 picks a default from the
+# machine and the database) and how often an idle pool looks for work.
+WORKER_PROVIDER_THREADS = env.int("WORKER_PROVIDER_THREADS", default=0)
+WORKER_EMAIL_THREADS = env.int("WORKER_EMAIL_THREADS", default=0)
+WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.1)
+# On SIGTERM a worker takes no new task and finishes the ones it holds: a call ends
+# by its deadline and its answer is saved within VERIFY_ANSWER_WRITE_SECONDS.
+WORKER_STOP_GRACE_SECONDS = KREDIBEL_CALL_DEADLINE + VERIFY_ANSWER_WRITE_SECONDS + 5
+
+# /healthz answers 503 when a due task has waited longer than this, when more tasks
+# than this are due, or when more attempts than this are stuck past their lease.
+HEALTH_MAX_TASK_WAIT_SECONDS = env.float("HEALTH_MAX_TASK_WAIT_SECONDS", default=300.0)
+HEALTH_MAX_TASKS_DUE = env.int("HEALTH_MAX_TASKS_DUE", default=5000)
+HEALTH_MAX_STUCK_ATTEMPTS = env.int("HEALTH_MAX_STUCK_ATTEMPTS", default=0)
 
 # Security. Production runs behind TLS; the local default does not.
 SESSION_COOKIE_HTTPONLY = True

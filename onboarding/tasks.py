@@ -12,7 +12,7 @@ from onboarding.models import DRAFT_LIFETIME, Handoff, PendingPhoto
 from verification.queue import enqueue_once
 
 
-@task()
+@task(queue_name="housekeeping")
 def purge_drafts() -> None:
     """Delete photos and hand-offs that were never sent and are a day old."""
     PendingPhoto.purge_old()

@@ -30,7 +30,7 @@ from onboarding.models import Handoff, PendingPhoto
 from onboarding.outcomes import status_context
 from onboarding.privacy import PRIVACY_NOTICE_VERSION
 from verification.models import Attempt
-from verification.tasks import (
+from verification.submission import (
     LimitReached,
     can_retry,
     retry_failed_attempt,
@@ -127,6 +127,11 @@ def register_confirm(request: HttpRequest) -> HttpResponse:
         return redirect("status", code=already.code)
     form = bound_form(request, files=False)
     if not form.is_valid():
+        # The other request of a double click may have sent it meanwhile (and
+        # cleared its photos): the applicant goes where that one went.
+        already = sent_before(request)
+        if already:
+            return redirect("status", code=already.code)
         return render_form(request, form.with_photo_tokens())
     data = form.cleaned_data
     if form.birth_date_mismatch and not data["confirmBirthDate"]:
@@ -146,8 +151,9 @@ def register_confirm(request: HttpRequest) -> HttpResponse:
             birth_date=data["birthDate"],
             email_address=data["emailAddress"],
             phone_number=data["phoneNumber"],
-            face_image=form.photos["face"].read(),
-            identity_image=form.photos["identity"].read(),
+            # Read once the attempt's row is in, not before (see submit_attempt).
+            face_image=form.photos["face"].read,
+            identity_image=form.photos["identity"].read,
             consent_version=PRIVACY_NOTICE_VERSION,
             language=get_language(),
             submission=data["submission"],

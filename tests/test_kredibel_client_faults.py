@@ -136,8 +136,8 @@ def test_a_429_with_an_http_date_gives_the_seconds_until_then():
         ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
         ("\u00b2", None),  # a superscript two is a digit to str.isdigit, not to HTTP
         ("99999999999999999", None),
-        ("999999999999", 7 * 24 * 3600.0),
-        ("Fri, 31 Dec 9999 23:59:59 GMT", 7 * 24 * 3600.0),
+        ("999999999999", 3600.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 3600.0),
     ],
 )
 def test_retry_after_is_read_as_seconds_or_an_http_date(header, seconds):

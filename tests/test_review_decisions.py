@@ -103,6 +103,7 @@ def test_a_reviewer_takes_a_case_sees_the_evidence_rejects_it_and_the_applicant_
     after = text_of(reviewer.get(admin_url("attempt_change", attempt.pk)))
     assert "Decision recorded: Rejected" in after
     assert "Email belongs to the NIK ending 3456" in after
+    run_worker()
     (email,) = mail.outbox
     assert email.to == ["asep@example.com"]
     assert email.subject == "Your identity could not be verified"
@@ -117,22 +118,20 @@ def test_a_reviewer_takes_a_case_sees_the_evidence_rejects_it_and_the_applicant_
 
 
 @pytest.mark.django_db
-def test_an_approval_emails_the_applicant_with_the_message_but_not_the_note(
-    client, django_capture_on_commit_callbacks
-):
+def test_an_approval_emails_the_applicant_with_the_message_but_not_the_note(client):
     attempt = make_attempt(email="budi@example.com", language="en")
     client.force_login(make_user("rita", reviewer=True))
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            admin_url("attempt_decide", attempt.pk),
-            {
-                "decision": "approved",
-                "reason": "shared_household",
-                "note": "Email is her husband's; confirmed by phone.",
-                "applicant_message": "Thank you for your patience.",
-            },
-        )
+    response = client.post(
+        admin_url("attempt_decide", attempt.pk),
+        {
+            "decision": "approved",
+            "reason": "shared_household",
+            "note": "Email is her husband's; confirmed by phone.",
+            "applicant_message": "Thank you for your patience.",
+        },
+    )
+    run_worker()
 
     assert response.status_code == 302
     attempt.refresh_from_db()
@@ -180,20 +179,18 @@ def test_an_incomplete_decision_is_shown_again_with_what_to_fix(client, sent, er
 
 
 @pytest.mark.django_db
-def test_a_second_decision_from_another_tab_is_refused(
-    client, django_capture_on_commit_callbacks
-):
+def test_a_second_decision_from_another_tab_is_refused(client):
     attempt = make_attempt()
     client.force_login(make_user("rita", reviewer=True))
     url = admin_url("attempt_decide", attempt.pk)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        first = client.post(url, {"decision": "approved", "note": "Family email."})
-        second = client.post(
-            url,
-            {"decision": "rejected", "reason": "suspected_fraud", "note": "Fraud."},
-            follow=True,
-        )
+    first = client.post(url, {"decision": "approved", "note": "Family email."})
+    second = client.post(
+        url,
+        {"decision": "rejected", "reason": "suspected_fraud", "note": "Fraud."},
+        follow=True,
+    )
+    run_worker()
 
     assert first.status_code == 302
     assert "Nothing was changed: this attempt has already been decided" in text_of(
@@ -373,6 +370,7 @@ def test_two_reviewers_deciding_at_the_same_moment_make_exactly_one_decision():
 
     assert sorted(outcomes) == ["decided", "refused"]
     assert ReviewDecision.objects.filter(attempt=attempt).count() == 1
+    run_worker()
     assert len(mail.outbox) == 1
 
 

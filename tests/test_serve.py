@@ -88,7 +88,7 @@ def test_ctrl_c_stops_the_web_server_and_the_worker_it_started(tmp_path):
                 time.sleep(0.2)
         assert status == 200
         running = descendants(serve.pid)
-        assert any("db_worker" in command for command in running.values())
+        assert any("manage.py worker" in command for command in running.values())
         assert any("runserver" in command for command in running.values())
 
         serve.send_signal(signal.SIGINT)

@@ -4,14 +4,13 @@ produced for real by the sandbox, over HTTP."""
 from __future__ import annotations
 
 import logging
-import threading
-import time
+import random
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -20,8 +19,9 @@ from tests.kredibel_payloads import jpeg, serve_sandbox
 from tests.pages import text_of
 from tests.photos import phone_jpeg
 from tests.worker import run_worker
-from verification import tasks
+from verification import kredibel, recovery, submission, tasks, verifying
 from verification.models import Attempt, ProviderCall
+from verification.retry_policy import RetryPolicy
 from verification.sandbox.answers import Sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -95,9 +95,15 @@ def test_a_rate_limit_waits_at_least_as_long_as_the_provider_asks(
 
     attempt = Attempt.objects.get()
     assert attempt.status == Status.QUEUED
-    assert attempt.calls.get().outcome == Outcome.RATE_LIMITED
-    wait = attempt.next_try_at - timezone.now()
-    assert timedelta(seconds=110) < wait <= timedelta(seconds=120)
+    call = attempt.calls.get()
+    assert call.outcome == Outcome.RATE_LIMITED
+    assert attempt.next_try_at
+    assert call.finished_at
+    assert attempt.next_try_at - call.finished_at == timedelta(seconds=120)
+    (waiting,) = DBTaskResult.objects.filter(
+        task_path=tasks.verify.module_path, status="READY"
+    )
+    assert waiting.run_after == attempt.next_try_at
 
 
 def test_the_waiting_applicant_is_told_the_service_is_slow(
@@ -116,9 +122,9 @@ def test_the_waiting_applicant_is_told_the_service_is_slow(
 def test_the_backoff_doubles_with_jitter_up_to_its_cap(settings):
     settings.VERIFY_RETRY_BASE_SECONDS = 10
     settings.VERIFY_RETRY_MAX_SECONDS = 60
+    policy = RetryPolicy.from_settings(rng=random.Random(1))
     waits = {
-        tries: [tasks.backoff_seconds(tries) for _ in range(200)]
-        for tries in (1, 2, 3, 4, 9)
+        tries: [policy.backoff(tries) for _ in range(200)] for tries in (1, 2, 3, 4, 9)
     }
 
     assert min(waits[1]) >= 5
@@ -202,9 +208,9 @@ def test_an_answer_that_cannot_be_read_is_not_repeated(sandbox, settings, applic
     )
 
 
-def submit_directly(**overrides) -> Attempt:
+def submit_directly(**overrides: Any) -> Attempt:
     """An attempt stored without the form's checks, as a defect of ours would."""
-    values = {
+    values: dict[str, Any] = {
         "nik": "1234567890123456",
         "full_name": "ASEP SUPRIYADI",
         "birth_date": timezone.localdate().replace(year=1990),
@@ -217,7 +223,7 @@ def submit_directly(**overrides) -> Attempt:
         "submission": uuid.uuid4(),
     }
     values.update(overrides)
-    attempt, _ = tasks.submit_attempt(**values)
+    attempt, _ = submission.submit_attempt(**values)
     return attempt
 
 
@@ -227,7 +233,7 @@ def test_a_refused_request_fails_at_once_and_keeps_the_providers_messages(
     small_selfie = jpeg(480, 640, size=60 * 1024)
     attempt = submit_directly(face_image=small_selfie)
 
-    with caplog.at_level(logging.ERROR, logger="verification.tasks"):
+    with caplog.at_level(logging.ERROR, logger="verification.verifying"):
         run_worker()
 
     attempt.refresh_from_db()
@@ -291,7 +297,7 @@ def test_a_wrong_provider_address_fails_at_once_as_a_configuration_fault(
     settings.KREDIBEL_BASE_URL = sandbox.url + "/not-the-sandbox"
     attempt = submit_directly()
 
-    with caplog.at_level(logging.ERROR, logger="verification.tasks"):
+    with caplog.at_level(logging.ERROR, logger="verification.verifying"):
         run_worker()
 
     attempt.refresh_from_db()
@@ -302,42 +308,133 @@ def test_a_wrong_provider_address_fails_at_once_as_a_configuration_fault(
     assert "check the configuration" in caplog.text
 
 
-def test_a_late_answer_is_kept_and_the_repeat_queued_for_it_calls_nobody(
-    sandbox, settings
-):
-    """The answer outlives the lease (the provider is that slow): recovery queues a
-    repeat, then the paid-for answer arrives and is kept, and the repeat does
-    nothing."""
-    settings.KREDIBEL_SANDBOX_FAULTS = {"latency": 1.5}
+def lease_over(claim: verifying.Claim) -> RetryPolicy:
+    """A policy whose clock reads just after `claim`'s lease ended."""
+    moment = claim.lease_expires_at + timedelta(seconds=1)
+    return RetryPolicy.from_settings(clock=lambda: moment)
+
+
+def repeat_is_due(attempt: Attempt) -> None:
+    """Bring the repeat recovery scheduled (at the injected clock's time) to now."""
+    now = timezone.now()
+    Attempt.objects.filter(pk=attempt.pk, status=Status.QUEUED).update(next_try_at=now)
+    DBTaskResult.objects.filter(
+        task_path=tasks.verify.module_path, status="READY"
+    ).update(run_after=now)
+
+
+def claimed_and_called(attempt: Attempt):
+    """A worker's first steps: the claim, the call on record, the provider's
+    answer in hand (not yet saved)."""
+    claim = verifying.claim_attempt(attempt_id=attempt.pk, now=timezone.now())
+    assert claim is not None
+    request = verifying.issuance_request(Attempt.objects.get(pk=attempt.pk))
+    call = ProviderCall.objects.create(attempt=attempt)
+    return claim, call, verifying.call_provider(request)
+
+
+def test_a_late_answer_is_applied_and_the_repeat_queued_for_it_calls_nobody(sandbox):
+    """The answer outlives the lease (the worker froze, the provider was that
+    slow): recovery queues a repeat; then the paid-for answer arrives and decides
+    the attempt, and the repeat does nothing."""
     attempt = submit_directly()
-
-    def slow_worker() -> None:
-        try:
-            tasks.verify_attempt(attempt_id=attempt.pk)
-        finally:
-            connection.close()  # this thread's own database connection
-
-    worker = threading.Thread(target=slow_worker)
-    worker.start()
-    deadline = time.monotonic() + 10
-    while not attempt.calls.exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    Attempt.objects.filter(pk=attempt.pk).update(
-        lease_expires_at=timezone.now() - timedelta(seconds=1)
-    )
-    tasks.recover_attempt(attempt_id=attempt.pk)
+    claim, call, answer = claimed_and_called(attempt)
+    recovery.recover_attempt(attempt_id=attempt.pk, policy=lease_over(claim))
     assert Attempt.objects.get(pk=attempt.pk).status == Status.QUEUED
+    assert ProviderCall.objects.get(pk=call.pk).outcome == Outcome.LOST
 
-    worker.join(timeout=10)
+    verifying.settle(
+        claim=claim, call=call, outcome=answer, policy=RetryPolicy.from_settings()
+    )
+    repeat_is_due(attempt)
     run_worker()
 
     attempt.refresh_from_db()
     assert attempt.status == Status.VERIFIED
-    assert list(attempt.calls.values_list("outcome", "charged")) == [
-        (Outcome.VERIFIED, Charged.YES)
+    assert attempt.provider_id == answer.provider_id
+    assert list(attempt.calls.values_list("outcome", "charged", "duplicate")) == [
+        (Outcome.VERIFIED, Charged.YES, False)
     ]
+    assert [m.subject for m in mail.outbox] == ["Your identity is verified"]
+
+
+def test_a_late_answer_decides_an_attempt_already_failed_for_want_of_one(
+    sandbox, settings
+):
+    settings.VERIFY_UNKNOWN_OUTCOME_REPEATS = 0
+    attempt = submit_directly()
+    claim, call, answer = claimed_and_called(attempt)
+    recovery.recover_attempt(attempt_id=attempt.pk, policy=lease_over(claim))
+    run_worker()
+    assert Attempt.objects.get(pk=attempt.pk).failure == Attempt.Failure.OUTCOME_UNKNOWN
+
+    verifying.settle(
+        claim=claim, call=call, outcome=answer, policy=RetryPolicy.from_settings()
+    )
+    run_worker()
+
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.failure) == (Status.VERIFIED, "")
+    assert attempt.calls.get().charged == Charged.YES
+    assert [m.subject for m in mail.outbox] == [
+        "Your identity check did not finish",
+        "Your identity is verified",
+    ]
+
+
+def test_a_second_paid_answer_is_kept_and_flagged_as_a_duplicate_purchase(
+    sandbox, caplog
+):
+    """The repeat was made before the late answer came back: both were paid for,
+    the first to arrive decides, the other is on record as a duplicate."""
+    attempt = submit_directly()
+    claim, call, first = claimed_and_called(attempt)
+    recovery.recover_attempt(attempt_id=attempt.pk, policy=lease_over(claim))
+    repeat_is_due(attempt)
+    run_worker()  # the repeat
+    attempt.refresh_from_db()
+    assert attempt.status == Status.VERIFIED
+
+    with caplog.at_level(logging.WARNING, logger="verification.verifying"):
+        verifying.settle(
+            claim=claim, call=call, outcome=first, policy=RetryPolicy.from_settings()
+        )
+
+    attempt.refresh_from_db()
+    late, repeat = attempt.calls.order_by("pk")
+    assert (late.outcome, late.charged, late.duplicate) == (
+        Outcome.VERIFIED,
+        Charged.YES,
+        True,
+    )
+    assert late.provider_id == first.provider_id
+    assert (repeat.charged, repeat.duplicate) == (Charged.YES, False)
+    assert attempt.provider_id == repeat.provider_id
+    assert "duplicate purchase" in caplog.text
     assert len(mail.outbox) == 1
+
+
+def test_a_failed_call_from_a_worker_that_lost_its_lease_changes_only_its_record(
+    sandbox, settings
+):
+    settings.KREDIBEL_SANDBOX_FAULTS = {"failure_rate": 1.0, "failure_status": 503}
+    attempt = submit_directly()
+    claim, call, error = claimed_and_called(attempt)
+    assert isinstance(error, kredibel.ProviderError)
+    recovery.recover_attempt(attempt_id=attempt.pk, policy=lease_over(claim))
+    queued = Attempt.objects.get(pk=attempt.pk)
+
+    verifying.settle(
+        claim=claim, call=call, outcome=error, policy=RetryPolicy.from_settings()
+    )
+
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.next_try_at, attempt.tries) == (
+        queued.status,
+        queued.next_try_at,
+        queued.tries,
+    )
+    assert attempt.calls.get().outcome == Outcome.PROVIDER_ERROR
 
 
 def test_a_request_the_provider_refused_cannot_be_retried_by_the_applicant(
@@ -371,7 +468,7 @@ def test_each_try_again_allows_at_most_one_more_call_that_may_be_charged(
     attempt.refresh_from_db()
     assert attempt.calls.count() == 2
 
-    assert tasks.retry_failed_attempt(attempt)
+    assert submission.retry_failed_attempt(attempt)
     run_worker()
 
     attempt.refresh_from_db()
@@ -389,7 +486,7 @@ def test_the_applicant_may_try_again_three_times(sandbox, settings):
     retried = []
     for _ in range(4):
         attempt.refresh_from_db()
-        retried.append(tasks.retry_failed_attempt(attempt))
+        retried.append(submission.retry_failed_attempt(attempt))
         run_worker()
 
     assert retried == [True, True, True, False]
@@ -408,8 +505,11 @@ def test_a_wild_retry_after_is_capped(sandbox, settings):
 
     attempt.refresh_from_db()
     assert attempt.status == Status.QUEUED
-    assert attempt.next_try_at - timezone.now() <= timedelta(
-        seconds=tasks.RETRY_AFTER_CAP_SECONDS
+    call = attempt.calls.get()
+    assert attempt.next_try_at
+    assert call.finished_at
+    assert attempt.next_try_at - call.finished_at == timedelta(
+        seconds=kredibel.MAX_RETRY_AFTER_SECONDS
     )
 
 
@@ -419,7 +519,7 @@ def test_a_task_that_comes_too_early_leaves_one_for_the_right_moment(db):
     Attempt.objects.filter(pk=attempt.pk).update(next_try_at=later)
     DBTaskResult.objects.all().delete()
 
-    tasks.verify_attempt(attempt_id=attempt.pk)
+    verifying.verify_attempt(attempt_id=attempt.pk)
 
     attempt.refresh_from_db()
     assert attempt.status == Status.QUEUED

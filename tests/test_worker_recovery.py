@@ -67,8 +67,7 @@ def test_an_attempt_whose_worker_died_mid_call_is_picked_up_again(
         "VERIFY_LEASE_MARGIN_SECONDS": "0",
     }
     worker = subprocess.Popen(
-        [sys.executable, str(BASE_DIR / "manage.py"), "db_worker", "--no-reload",
-         "--interval", "0.1", "--no-startup-delay"],
+        [sys.executable, str(BASE_DIR / "manage.py"), "worker", "--poll", "0.05"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

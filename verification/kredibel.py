@@ -8,6 +8,11 @@ One call, `KredibelClient.issue_certificate`, posts an applicant's data to
 knowing HTTP. The client never retries by itself: spending money twice is the
 caller's decision, made with those two flags.
 
+Every call ends by its deadline on the wall clock (`call_deadline`), whatever the
+provider does: `requests`' read timeout bounds each read, so a provider that sends
+one byte just inside it could otherwise hold a call for minutes. At the deadline the
+call's sockets are shut down, which wakes the thread waiting on them.
+
 The API key and the applicant's identity data never appear in log lines, exception
 messages or reprs.
 """
@@ -15,11 +20,14 @@ messages or reprs.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import email.utils
 import json
 import logging
 import re
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -32,6 +40,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
@@ -86,6 +96,18 @@ class IssuanceResult:
     http_status: int
     duration: float
 
+    @property
+    def answer(self) -> dict[str, Any]:
+        """The answer as the provider sent it, for the call's record: the
+        documented success fields (ids, status, rejected field names) and nothing
+        of our request."""
+        return {
+            "id": self.provider_id,
+            "status": self.status.value,
+            "rejectFields": list(self.reject_fields),
+            "referenceId": self.reference_id,
+        }
+
 
 class KredibelError(Exception):
     """A call that did not produce an `IssuanceResult`.
@@ -133,6 +155,20 @@ class KredibelError(Exception):
         self.error_id = error_id
         self.error_type = error_type
 
+    @property
+    def answer(self) -> dict[str, Any]:
+        """What the provider answered, for the call's record: the documented error
+        identifiers (and, for a refused request, the names of the refused fields),
+        never its free text; empty when no answer arrived."""
+        if self.http_status is None:
+            return {}
+        errors: dict[str, Any] = {}
+        if self.error_id:
+            errors["errorId"] = self.error_id
+        if self.error_type:
+            errors["errorType"] = self.error_type
+        return {"httpStatus": self.http_status, "errors": errors}
+
 
 class InvalidRequest(KredibelError):
     """HTTP 400: the provider refused our payload. A defect of the request, not
@@ -146,6 +182,10 @@ class InvalidRequest(KredibelError):
     ) -> None:
         super().__init__(message, **kwargs)
         self.field_errors = field_errors
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        return {**super().answer, "fields": sorted(self.field_errors)}
 
 
 class AuthenticationFailed(KredibelError):
@@ -193,6 +233,14 @@ class ReadTimeout(KredibelError):
     default_may_have_been_charged = True
 
 
+class DeadlineExceeded(ReadTimeout):
+    """No complete answer by the call's deadline (a provider that answers slowly
+    but steadily, or not at all). When the request had been sent whole the outcome
+    is unknown and may have been charged; when it had not, nothing was processed."""
+
+    outcome = "deadline_exceeded"
+
+
 class ConnectionFailed(KredibelError):
     """The connection failed. Refused or unresolvable: nothing was sent (not
     charged). Dropped after the request was sent: `may_have_been_charged` is True.
@@ -214,8 +262,11 @@ class MalformedResponse(KredibelError):
 class KredibelClient:
     """A client for one Kredibel host and API key.
 
-    It owns one `requests.Session` (one connection pool) reused across calls and
-    threads. urllib3 is told not to retry anything: every retry is the caller's.
+    It owns one `requests.Session` (one connection pool of `pool_size`
+    connections) reused across calls and threads. urllib3 is told not to retry
+    anything: every retry is the caller's. `connect_timeout` bounds the connection,
+    `read_timeout` the longest silence while waiting, and `call_deadline` (by
+    default the two added) the whole call, on the wall clock.
     """
 
     def __init__(
@@ -225,6 +276,8 @@ class KredibelClient:
         api_key: str,
         connect_timeout: float,
         read_timeout: float,
+        call_deadline: float | None = None,
+        pool_size: int = 10,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(
@@ -234,10 +287,11 @@ class KredibelClient:
         self._url = self.base_url + ISSUANCE_PATH
         self._api_key = api_key
         self._timeout = (connect_timeout, read_timeout)
+        self.call_deadline = (
+            connect_timeout + read_timeout if call_deadline is None else call_deadline
+        )
         self._session = requests.Session()
-        # read=False: a failed read raises at once instead of being resent; total=0
-        # covers connection errors, redirects and statuses.
-        adapter = HTTPAdapter(max_retries=Retry(total=0, read=False))
+        adapter = _DeadlineAdapter(pool_size=pool_size)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 
@@ -262,6 +316,9 @@ class KredibelClient:
             ConnectTimeout: no connection within the connect timeout.
             ReadTimeout: sent, but no answer within the read timeout (may have
                 been charged).
+            DeadlineExceeded: no complete answer by the call deadline (a
+                ReadTimeout; may have been charged when the request was sent
+                whole).
             ConnectionFailed: refused, unresolvable, TLS failure, or dropped after
                 sending (then it may have been charged).
             MalformedResponse: a 2xx answer of an undocumented shape.
@@ -274,17 +331,22 @@ class KredibelClient:
             "Accept": "application/json",
         }
         started = time.monotonic()
+        guard = _CallGuard(self.call_deadline)
         try:
             try:
-                response = self._session.post(
-                    self._url,
-                    data=body,
-                    headers=headers,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                )
+                with guard:
+                    response = self._session.post(
+                        self._url,
+                        data=body,
+                        headers=headers,
+                        timeout=self._timeout,
+                        allow_redirects=False,
+                    )
             except requests.RequestException as exc:
-                raise _network_error(exc, time.monotonic() - started) from exc
+                duration = time.monotonic() - started
+                if guard.expired:
+                    raise _deadline_error(guard, duration) from exc
+                raise _network_error(exc, duration) from exc
             result = _read_answer(response, time.monotonic() - started)
         except KredibelError as error:
             logger.warning(
@@ -301,6 +363,173 @@ class KredibelClient:
             result.duration,
         )
         return result
+
+
+# The call deadline ------------------------------------------------------------------
+
+_calls = threading.local()
+
+
+class _CallGuard:
+    """Ends one call at its deadline: the connections it uses register their
+    sockets here, and when the deadline passes they are shut down, which makes the
+    thread waiting on them fail at once. Used as a context manager around the call,
+    in the thread that makes it.
+
+    An answer already waiting in a socket's buffer when the deadline passes (a
+    worker that was paused, say) is given a moment to be read: it was paid for.
+    """
+
+    # How long, and how many times, an answer already arriving may still be read.
+    DRAIN_SECONDS = 0.5
+    DRAINS = 2
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self.sent = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._done = False
+        self._drains = self.DRAINS
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> _CallGuard:
+        _calls.guard = self
+        self._arm(self.seconds)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _calls.guard = None
+        with self._lock:
+            self._done = True
+            if self._timer:
+                self._timer.cancel()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            if sock not in self._sockets:
+                self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def _arm(self, seconds: float) -> None:
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            if self._drains and any(map(_has_data, self._sockets)):
+                self._drains -= 1
+                self._arm(self.DRAIN_SECONDS)
+                return
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _has_data(sock: socket.socket) -> bool:
+    try:
+        if getattr(sock, "pending", None) and sock.pending():  # type: ignore[attr-defined]
+            return True
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return bool(readable)
+
+
+def _shut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also for a TLS socket: it wakes a thread
+    # blocked reading or writing without touching the TLS state that thread uses.
+    with contextlib.suppress(OSError, ValueError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _GuardedConnection:
+    """Registers the connection's socket with the calling thread's guard, and
+    notes when the request has been sent whole (the answer is awaited)."""
+
+    sock: socket.socket | None
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self._watch()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        self._watch()
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def getresponse(self) -> Any:
+        guard = getattr(_calls, "guard", None)
+        if guard is not None:
+            guard.sent = True
+        self._watch()
+        return super().getresponse()  # type: ignore[misc]
+
+    def _watch(self) -> None:
+        guard = getattr(_calls, "guard", None)
+        if guard is not None:
+            guard.watch(self.sock)
+
+
+class _GuardedHTTPConnection(_GuardedConnection, HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
+    pass
+
+
+class _GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter with connections that honour the call deadline, a pool
+    as large as the calls made at once, and no retries of its own (read=False: a
+    failed read raises at once instead of being resent; total=0 covers connection
+    errors, redirects and statuses)."""
+
+    def __init__(self, *, pool_size: int) -> None:
+        super().__init__(
+            pool_connections=1,
+            pool_maxsize=pool_size,
+            max_retries=Retry(total=0, read=False),
+        )
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPConnectionPool,
+            "https": _GuardedHTTPSConnectionPool,
+        }
+
+
+def _deadline_error(guard: _CallGuard, duration: float) -> DeadlineExceeded:
+    if guard.sent:
+        return DeadlineExceeded(
+            "Kredibel did not finish its answer by the call deadline; the request "
+            "was sent.",
+            may_have_been_charged=True,
+            duration=duration,
+        )
+    return DeadlineExceeded(
+        "The request could not be sent to Kredibel by the call deadline; nothing "
+        "was processed.",
+        may_have_been_charged=False,
+        duration=duration,
+    )
 
 
 def _wire_body(request: IssuanceRequest) -> dict[str, str]:
@@ -490,7 +719,8 @@ def _shape_problem(body: Any) -> str | None:
 
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date);
-    None when absent or unreadable; never negative, never more than a week."""
+    None when absent or unreadable; never negative, never more than
+    MAX_RETRY_AFTER_SECONDS."""
     if value is None:
         return None
     value = value.strip()
@@ -512,7 +742,10 @@ def parse_retry_after(value: str | None) -> float | None:
 MAX_ID_LENGTH = 64
 MAX_REFERENCE_LENGTH = 100
 RETRY_AFTER_SECONDS = re.compile(r"[0-9]{1,12}")
-MAX_RETRY_AFTER_SECONDS = 7 * 24 * 3600
+# The longest wait a Retry-After is honoured for, the one cap there is: a provider
+# asking for more is misbehaving, and an applicant would wait past any outage we
+# ride out.
+MAX_RETRY_AFTER_SECONDS = 3600
 
 _client: KredibelClient | None = None
 _client_lock = threading.Lock()
@@ -530,6 +763,10 @@ def get_client() -> KredibelClient:
                 api_key=settings.KREDIBEL_API_KEY,
                 connect_timeout=settings.KREDIBEL_CONNECT_TIMEOUT,
                 read_timeout=settings.KREDIBEL_READ_TIMEOUT,
+                call_deadline=settings.KREDIBEL_CALL_DEADLINE,
+                # One connection per call in flight, so none is opened and
+                # discarded at full speed.
+                pool_size=max(10, settings.VERIFY_MAX_IN_FLIGHT),
             )
         return _client
 

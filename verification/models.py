@@ -7,6 +7,13 @@ never needs the plain NIK). An Attempt is one submission and where it stands:
     needs_review -> approved | rejected            (by a compliance reviewer)
 
 Between automatic retries an attempt goes back to `queued` with `next_try_at` set.
+
+Every provider call is a ProviderCall, written before the request leaves; the
+provider's answer is saved on it first, then applied to the attempt. The first
+definite answer decides the attempt (`Attempt.provider_id` is set once); any later
+one is kept too, flagged as a duplicate purchase. The ProviderGate holds what all
+workers share about the provider (the circuit breaker), and an OutboxEmail is one
+email to an applicant, sent by the worker.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -108,6 +115,13 @@ class Attempt(models.Model):
 
     # Statuses in which a worker will still act on the attempt.
     IN_PROGRESS = (Status.QUEUED, Status.VERIFYING)
+    # Failures that need an operator: the request, the key or the address is wrong.
+    OUR_FAULT = (
+        Failure.INVALID_REQUEST,
+        Failure.AUTHENTICATION,
+        Failure.MALFORMED_RESPONSE,
+        Failure.CONFIGURATION,
+    )
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     applicant = models.ForeignKey(
@@ -217,6 +231,31 @@ class Attempt(models.Model):
         except (signing.BadSignature, cls.DoesNotExist, ValidationError, TypeError):
             return None
 
+    # Moving through the states (the caller saves, inside its transaction) --------
+
+    def fail(self, failure: Failure, *, now: datetime) -> None:
+        self.status = self.Status.FAILED
+        self.failure = failure
+        self._release(now)
+        self.finished_at = now
+
+    def requeue(self, *, at: datetime, now: datetime) -> None:
+        """Back to `queued` for another try at `at` (the caller queues the task)."""
+        self.status = self.Status.QUEUED
+        self._release(now)
+        self.next_try_at = at
+
+    def _release(self, now: datetime) -> None:
+        self.lease_token = None
+        self.lease_expires_at = None
+        self.next_try_at = None
+        self.updated_at = now
+
+    @property
+    def has_answer(self) -> bool:
+        """Whether a definite answer from the provider decided this attempt."""
+        return bool(self.provider_id)
+
     @property
     def latest_decision(self) -> ReviewDecision | None:
         """The compliance reviewer's decision on this attempt, or None. An attempt
@@ -226,7 +265,10 @@ class Attempt(models.Model):
 
 
 class ProviderCall(models.Model):
-    """One request to the provider, saved before it is sent and completed after."""
+    """One request to the provider, saved before it is sent and completed after:
+    the ledger of what was bought. `provider_id` and `reference_id` match it with
+    the provider's invoice; `answer` keeps what the provider answered (its
+    documented ids, status and rejected field names, never our request)."""
 
     class Charged(models.TextChoices):
         YES = "yes", _("Yes")
@@ -244,14 +286,23 @@ class ProviderCall(models.Model):
         PROVIDER_ERROR = "provider_error", _("Provider error")
         CONNECT_TIMEOUT = "connect_timeout", _("Connect timeout")
         READ_TIMEOUT = "read_timeout", _("Read timeout")
+        DEADLINE_EXCEEDED = "deadline_exceeded", _("No answer by the call deadline")
         CONNECTION_FAILED = "connection_failed", _("Connection failed")
         MALFORMED_RESPONSE = "malformed_response", _("Unreadable answer")
         LOST = "lost", _("Worker stopped during the call")
+
+    # Outcomes that carry the provider's verdict.
+    DEFINITE = (
+        Outcome.VERIFIED,
+        Outcome.NOT_VERIFIED,
+        Outcome.VERIFIED_WITH_REASON,
+    )
 
     attempt = models.ForeignKey(
         Attempt, models.CASCADE, related_name="calls", verbose_name=_("attempt")
     )
     started_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("answered"), null=True, blank=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
     http_status = models.PositiveSmallIntegerField(
         _("HTTP status"), null=True, blank=True
@@ -262,16 +313,123 @@ class ProviderCall(models.Model):
     charged = models.CharField(
         _("charged"), max_length=10, choices=Charged, default=Charged.UNKNOWN
     )
+    provider_id = models.CharField(_("provider id"), max_length=64, blank=True)
+    reference_id = models.CharField(_("reference id"), max_length=100, blank=True)
+    duplicate = models.BooleanField(
+        _("duplicate purchase"),
+        default=False,
+        help_text=_("A definite answer for an attempt that already had one."),
+    )
+    answer = models.JSONField(_("provider's answer"), default=dict, blank=True)
     error_id = models.CharField(_("provider error id"), max_length=64, blank=True)
     error_type = models.CharField(_("provider error type"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("provider call")
         verbose_name_plural = _("provider calls")
-        ordering = ["started_at"]
+        ordering = ["started_at", "pk"]
+        indexes = [
+            models.Index(fields=["started_at"]),
+            models.Index(
+                fields=["attempt"],
+                condition=models.Q(duplicate=True),
+                name="verification_call_duplicates",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} ({self.started_at:%Y-%m-%d %H:%M:%S})"
+
+    @property
+    def is_definite(self) -> bool:
+        return self.outcome in self.DEFINITE
+
+
+class ProviderGate(models.Model):
+    """What every worker shares about the provider: one row (pk=1).
+
+    The circuit breaker: `failures` counts provider failures in a row; at
+    VERIFY_BREAKER_FAILURES the circuit opens until `open_until` and nobody calls;
+    then a single call probes (`probe_until` marks it in flight), and its outcome
+    closes the circuit or opens it again for twice as long. Claims of attempts lock
+    this row, which also keeps calls in flight within VERIFY_MAX_IN_FLIGHT.
+    """
+
+    failures = models.PositiveIntegerField(default=0)
+    open_until = models.DateTimeField(null=True, blank=True)
+    cooldown_seconds = models.FloatField(default=0)
+    probe_until = models.DateTimeField(null=True, blank=True)
+    opened_count = models.PositiveIntegerField(_("times opened"), default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("provider gate")
+        verbose_name_plural = _("provider gate")
+
+    def __str__(self) -> str:
+        return f"provider gate ({self.state(timezone.now())})"
+
+    @classmethod
+    def load(cls) -> ProviderGate:
+        return cls.objects.get_or_create(pk=1)[0]
+
+    def state(self, now: datetime) -> str:
+        """closed, open, or half_open (open, with its cooldown over)."""
+        if self.open_until is None:
+            return "closed"
+        return "open" if now < self.open_until else "half_open"
+
+
+class OutboxEmail(models.Model):
+    """One email to an applicant, written in the same transaction as what it
+    tells and sent by the worker (verification.outbox). It holds no address and no
+    text: both are read from the attempt and rendered when it is sent."""
+
+    class Kind(models.TextChoices):
+        OUTCOME = "outcome", _("Outcome")
+        DECISION = "decision", _("Reviewer's decision")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENDING = "sending", _("Being sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Gave up")
+        SUPERSEDED = "superseded", _("Not sent: a newer outcome followed")
+
+    attempt = models.ForeignKey(
+        Attempt, models.CASCADE, related_name="emails", verbose_name=_("attempt")
+    )
+    decision = models.OneToOneField(
+        "ReviewDecision",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="email",
+        verbose_name=_("decision"),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind)
+    # The attempt's status the email tells of.
+    about = models.CharField(_("about"), max_length=20, choices=Attempt.Status)
+    state = models.CharField(
+        _("state"), max_length=12, choices=State, default=State.PENDING
+    )
+    tries = models.PositiveSmallIntegerField(_("tries"), default=0)
+    next_try_at = models.DateTimeField(_("next try at"), null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The failure's kind (an exception class, an SMTP code), never its text, which
+    # may carry the address.
+    last_error = models.CharField(_("last error"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("email to an applicant")
+        verbose_name_plural = _("emails to applicants")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["state", "next_try_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.get_state_display()}"
 
 
 # Compliance review -----------------------------------------------------------------

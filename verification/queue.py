@@ -1,12 +1,34 @@
-"""Housekeeping tasks that should be waiting once, however many requests and workers
-ask for them."""
+"""The task queue's lanes, and the helpers every part shares: tasks that should be
+waiting once however many ask for them, and what an operator wants to know about
+the queue.
+
+Provider calls, applicant emails and housekeeping run in lanes of their own
+(`queue_name`), each with its own threads in the worker, so that none waits behind
+another: a slow provider never delays an email, a recovery or a purge.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.db.models import Case, Count, F, Min, When
+from django.db.models.functions import Greatest
 from django.tasks import Task, TaskResultStatus
-from django_tasks_db.models import DBTaskResult
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
+
+from verification import tasks
+
+PROVIDER = "provider"
+EMAIL = "email"
+HOUSEKEEPING = "housekeeping"
+# Tasks queued before the lanes existed, and any without a lane, run with the
+# housekeeping.
+DEFAULT = "default"
+LANES = (PROVIDER, EMAIL, HOUSEKEEPING, DEFAULT)
+
+SWEEP_EVERY = timedelta(minutes=5)
 
 
 def enqueue_once(
@@ -28,3 +50,40 @@ def enqueue_once(
         return False
     task.using(run_after=run_after).enqueue()
     return True
+
+
+def schedule_sweep() -> None:
+    """Make sure a sweep is coming (one, however many workers and requests ask)."""
+    enqueue_once(tasks.sweep, run_after=timezone.now() + SWEEP_EVERY)
+
+
+@dataclass(frozen=True)
+class LaneLoad:
+    due: int
+    oldest_due_seconds: int
+
+
+def lane_loads(now: datetime | None = None) -> dict[str, LaneLoad]:
+    """Per lane: the tasks that could run now, and how long the oldest of them has
+    been waiting (since it was queued, or since it became due if it was deferred).
+    One query."""
+    now = now or timezone.now()
+    # A deferred task waits from the moment it became due, not from its queueing.
+    waiting_since = Greatest(
+        "enqueued_at",
+        Case(
+            When(run_after=get_date_max(), then=F("enqueued_at")),
+            default=F("run_after"),
+        ),
+    )
+    rows = (
+        DBTaskResult.objects.ready()
+        .values("queue_name")
+        .annotate(due=Count("pk"), since=Min(waiting_since))
+        .order_by()
+    )
+    loads = {lane: LaneLoad(0, 0) for lane in LANES}
+    for row in rows:
+        waited = (now - row["since"]).total_seconds()
+        loads[row["queue_name"]] = LaneLoad(row["due"], max(0, round(waited)))
+    return loads

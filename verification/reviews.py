@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,7 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from verification.emails import send_outcome_email
+from verification import outbox
 from verification.models import Attempt, ReviewCase, ReviewDecision, nik_digest
 
 logger = logging.getLogger(__name__)
@@ -146,8 +145,9 @@ def decide(
     applicant_message: str = "",
 ) -> ReviewDecision:
     """Record `reviewer`'s decision on an attempt that needs review and move the
-    attempt to `approved` or `rejected`, exactly once. Once committed, the applicant
-    is emailed the outcome with `applicant_message` (never the internal `note`).
+    attempt to `approved` or `rejected`, exactly once. The applicant's email (with
+    `applicant_message`, never the internal `note`) goes into the outbox in the same
+    transaction, so a decision is never without it.
 
     Raises PermissionDenied when the reviewer may not decide
     (verification.decide_attempt); ValidationError as `clean_decision` does;
@@ -190,11 +190,7 @@ def decide(
             decided_at=now,
         )
         attempt.refresh_from_db()
-        transaction.on_commit(
-            partial(
-                send_outcome_email, attempt, applicant_message=clean.applicant_message
-            )
-        )
+        outbox.queue_decision_email(record)
     logger.info(
         "Attempt %s: %s by reviewer %s.", attempt.code, clean.decision, reviewer.pk
     )

@@ -1,9 +1,16 @@
 """Run the web server and one background worker together; Ctrl-C stops both.
 
 With DEBUG on (the embedded default) the web server is Django's development server;
-in production mode it is gunicorn. Either way one `db_worker` runs beside it. If one of
-the two stops on its own, the other is stopped too and the command exits non-zero, so a
-process supervisor notices.
+in production mode it is gunicorn. Either way one `manage.py worker` runs beside it,
+with its lanes for provider calls, emails and housekeeping. If one of the two stops
+on its own, the other is stopped too and the command exits non-zero, so a process
+supervisor notices.
+
+On SIGTERM, SIGINT or SIGHUP both get SIGTERM and up to STOP_GRACE_SECONDS to
+finish: the worker completes the provider calls it is in (each ends by its
+deadline) and saves their answers, so a deploy never buys an answer twice. A
+supervisor must allow at least that long before it kills (systemd
+`TimeoutStopSec`, a container platform's termination grace period).
 """
 
 from __future__ import annotations
@@ -22,7 +29,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from verification.addrport import base_url, split_addrport
 
-STOP_GRACE_SECONDS = 10
+
+def stop_grace_seconds() -> float:
+    """How long `serve` waits for its children after SIGTERM: the worker's grace
+    (a call's deadline and the time to save its answer) and a margin."""
+    return settings.WORKER_STOP_GRACE_SECONDS + 5
 
 
 class Command(BaseCommand):
@@ -58,7 +69,7 @@ class Command(BaseCommand):
                 "--workers", str(gunicorn_workers),
                 "--access-logfile", "-",
             ]  # fmt: skip
-        worker = [python, manage, "db_worker", "--queue-name", "*"]
+        worker = [python, manage, "worker"]
         # Attempts left behind by a previous run that stopped mid-way.
         call_command("recover_attempts", verbosity=options["verbosity"])
 
@@ -74,6 +85,7 @@ class Command(BaseCommand):
             f"Onboarding is running at {base_url(host, port)}/ "
             "with one background worker. Press Ctrl-C to stop both."
         )
+        self.stdout.flush()
 
         stopping = False
 
@@ -103,7 +115,7 @@ class Command(BaseCommand):
         for process in children.values():
             if process.poll() is None:
                 self._signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        deadline = time.monotonic() + stop_grace_seconds()
         for process in children.values():
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -1,22 +1,38 @@
-"""Queue again every attempt that should be moving and is not, and make sure the
-periodic sweep that does the same is scheduled.
+"""Recover what stalled, now: attempts whose task was lost or whose worker stopped,
+answers saved but never applied, task rows and emails left half-done by a worker
+that died, photo folders without their attempt (verification.recovery). Also makes
+sure the periodic sweep that does the same is scheduled.
 
 `manage.py serve` runs it before starting its worker. Where workers are run by other
-means, run it when they start: it is safe to run any time, from anywhere.
+means, run it when they start or from cron: it is safe to run any time, from
+anywhere.
 """
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from verification.tasks import recover_stalled_attempts, schedule_sweep
+from verification import outbox, recovery
+from verification.queue import schedule_sweep
 
 
 class Command(BaseCommand):
-    help = "Queue again attempts whose task was lost or whose worker stopped."
+    help = (
+        "Recover what stalled: attempts whose task was lost or whose worker "
+        "stopped, and what a dead worker left half-done."
+    )
 
     def handle(self, *args, **options):
-        count = recover_stalled_attempts()
+        tasks = recovery.finish_abandoned_tasks()
+        attempts = recovery.recover_stalled_attempts()
+        emails = outbox.finish_abandoned() + outbox.queue_forgotten(
+            older_than=recovery.STALLED_AFTER
+        )
+        folders = recovery.remove_orphan_photos()
         schedule_sweep()
-        if count or options["verbosity"] > 1:
-            self.stdout.write(f"Queued {count} stalled attempt(s) again.")
+        if attempts or tasks or emails or folders or options["verbosity"] > 1:
+            self.stdout.write(
+                f"Queued {attempts} stalled attempt(s) again; finished {tasks} "
+                f"abandoned task(s); {emails} email(s) recovered; removed "
+                f"{folders} orphan photo folder(s)."
+            )

@@ -1,0 +1,205 @@
+"""Storing an applicant's attempt and queueing its verification; the limits that
+keep the money safe; the applicant's own "try again".
+
+No photo is ever kept without its row: the attempt's row is inserted before its
+photos are read or written, and the photos written are deleted again if the
+transaction does not commit. (A process that dies in between can still leave
+files behind; the sweep removes them, see verification.recovery.)
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.fields.files import FieldFile
+from django.utils import timezone
+
+from verification import tasks
+from verification.models import Applicant, Attempt, nik_digest
+from verification.queue import schedule_sweep
+
+logger = logging.getLogger(__name__)
+
+Status = Attempt.Status
+
+NIK_LIMIT_WINDOW = timedelta(hours=24)
+# Failures the applicant's "try again" may follow, and how many times.
+RETRYABLE_BY_APPLICANT = (
+    Attempt.Failure.PROVIDER_UNAVAILABLE,
+    Attempt.Failure.OUTCOME_UNKNOWN,
+    Attempt.Failure.AUTHENTICATION,
+    Attempt.Failure.CONFIGURATION,
+)
+APPLICANT_RETRIES = 3
+
+# A photo as bytes, or as a function that reads it: read only once the attempt's
+# row is in, so that of two requests sending the same form, the one that lost
+# never touches photos the winner has already cleared away.
+PhotoSource = bytes | Callable[[], bytes]
+
+
+class LimitReached(Exception):
+    """The NIK has used up its attempts for the last 24 hours."""
+
+
+def attempts_left_for_nik(nik: str) -> tuple[int, datetime | None]:
+    """How many attempts this NIK may still make now, and when the next one frees
+    up if none is left (ATTEMPTS_PER_NIK_PER_DAY in any 24 hours)."""
+    limit = settings.ATTEMPTS_PER_NIK_PER_DAY
+    recent = list(
+        Attempt.objects.filter(
+            applicant__nik_digest=nik_digest(nik),
+            created_at__gte=timezone.now() - NIK_LIMIT_WINDOW,
+        )
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+    )
+    left = limit - len(recent)
+    if left > 0:
+        return left, None
+    return 0, recent[len(recent) - limit] + NIK_LIMIT_WINDOW
+
+
+def submit_attempt(
+    *,
+    nik: str,
+    full_name: str,
+    birth_date: date,
+    email_address: str,
+    phone_number: str,
+    face_image: PhotoSource,
+    identity_image: PhotoSource,
+    consent_version: str,
+    language: str,
+    submission: uuid.UUID,
+    browser: str = "",
+    birth_date_confirmed: bool = False,
+    retry_of: Attempt | None = None,
+) -> tuple[Attempt, bool]:
+    """Store an attempt and queue its verification; returns (attempt, created).
+
+    The same `submission` (one form, sent twice by a double click or a resubmit)
+    gives back the attempt it already made, even when both requests arrive at
+    once: the second waits for the first at the database. Raises LimitReached when
+    the NIK has no attempts left.
+    """
+    for _ in range(2):
+        existing = Attempt.objects.filter(submission=submission).first()
+        if existing:
+            return existing, False
+        written: list[FieldFile] = []
+        try:
+            with transaction.atomic():
+                applicant = Applicant.for_nik(nik)
+                # Hold the applicant row while counting, so that two simultaneous
+                # submissions cannot both slip under the limit.
+                Applicant.objects.select_for_update().filter(pk=applicant.pk).first()
+                # The same form, sent again while this one waited for that lock.
+                existing = Attempt.objects.filter(submission=submission).first()
+                if existing:
+                    return existing, False
+                if attempts_left_for_nik(nik)[0] <= 0:
+                    raise LimitReached
+                now = timezone.now()
+                attempt = Attempt(
+                    applicant=applicant,
+                    retry_of=retry_of,
+                    full_name=full_name,
+                    birth_date=birth_date,
+                    email_address=email_address,
+                    phone_number=phone_number,
+                    birth_date_confirmed=birth_date_confirmed,
+                    consent_version=consent_version,
+                    consented_at=now,
+                    language=language,
+                    submission=submission,
+                    browser=browser,
+                    created_at=now,
+                )
+                # The row first: a second request for the same submission fails
+                # here (or waits here for this one), before any file exists.
+                attempt.save()
+                for field, source, name in (
+                    (attempt.face_image, face_image, "face.jpg"),
+                    (attempt.identity_image, identity_image, "identity.jpg"),
+                ):
+                    data = source if isinstance(source, bytes) else source()
+                    field.save(name, ContentFile(data), save=False)
+                    written.append(field)
+                attempt.save(update_fields=["face_image", "identity_image"])
+                enqueue_verification(attempt)
+                # In the same transaction as the attempt: even if this process
+                # dies before its verification is queued, a sweep will find it.
+                schedule_sweep()
+        except IntegrityError:
+            # Another request created the same applicant or the same attempt at
+            # the same moment; look again.
+            _delete(written)
+            continue
+        except BaseException:
+            _delete(written)
+            raise
+        return attempt, True
+    return Attempt.objects.get(submission=submission), False
+
+
+def _delete(files: list[FieldFile]) -> None:
+    for field in files:
+        if field.name:
+            with suppress(OSError):
+                field.storage.delete(field.name)
+
+
+def enqueue_verification(attempt: Attempt) -> None:
+    """Queue the attempt's verification with the current transaction (the queue
+    is in the same database: the task commits with the attempt, or neither)."""
+    tasks.verify.enqueue(attempt.pk)
+
+
+def can_retry(attempt: Attempt) -> bool:
+    """Whether the applicant may try a failed attempt again: only when the failure
+    was the provider's or a configuration since fixed, never for a request the
+    provider refused as invalid or an answer it sent garbled (those need us), and
+    at most APPLICANT_RETRIES times."""
+    return (
+        attempt.status == Status.FAILED
+        and attempt.failure in RETRYABLE_BY_APPLICANT
+        and attempt.applicant_retries < APPLICANT_RETRIES
+    )
+
+
+def retry_failed_attempt(attempt: Attempt) -> bool:
+    """The applicant's "try again" on a failed attempt: nothing to re-enter, a fresh
+    budget of automatic tries. Calls whose answer was lost keep counting, so each
+    try again allows at most one more call that may be charged. Returns False when
+    the attempt may not be retried."""
+    if not can_retry(attempt):
+        return False
+    with transaction.atomic():
+        updated = Attempt.objects.filter(
+            pk=attempt.pk,
+            status=Status.FAILED,
+            # A late answer may have decided it since the page was shown.
+            provider_id="",
+            applicant_retries__lt=APPLICANT_RETRIES,
+        ).update(
+            status=Status.QUEUED,
+            failure="",
+            tries=0,
+            next_try_at=None,
+            finished_at=None,
+            applicant_retries=F("applicant_retries") + 1,
+            updated_at=timezone.now(),
+        )
+        if updated:
+            enqueue_verification(attempt)
+            schedule_sweep()
+    return bool(updated)
