@@ -143,7 +143,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     # How long a writer waits for another; `?timeout=` in DATABASE_URL changes it.
-    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    _options = DATABASES["default"]["OPTIONS"]
+    _options["timeout"] = float(_options.get("timeout", 20))
     # Tests use a file (one per test run), so that a worker started as a separate
     # process sees the same database.
     DATABASES["default"]["TEST"] = {

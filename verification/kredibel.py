@@ -347,6 +347,9 @@ class KredibelClient:
                 if guard.expired:
                     raise _deadline_error(guard, duration) from exc
                 raise _network_error(exc, duration) from exc
+            if guard.expired and not _complete(response):
+                # Cut off mid-answer: what arrived is not the answer.
+                raise _deadline_error(guard, time.monotonic() - started)
             result = _read_answer(response, time.monotonic() - started)
         except KredibelError as error:
             logger.warning(
@@ -514,6 +517,12 @@ class _DeadlineAdapter(HTTPAdapter):
             "http": _GuardedHTTPConnectionPool,
             "https": _GuardedHTTPSConnectionPool,
         }
+
+
+def _complete(response: requests.Response) -> bool:
+    """Whether the whole body its Content-Length announced arrived."""
+    length = response.headers.get("Content-Length", "")
+    return length.isdigit() and len(response.content) == int(length)
 
 
 def _deadline_error(guard: _CallGuard, duration: float) -> DeadlineExceeded:
