@@ -3,7 +3,7 @@ threads, so that provider calls, emails and housekeeping never wait behind each
 other.
 
 - Provider lane: as many threads as calls should be in flight from this process
-  (by default the machine's share of VERIFY_MAX_IN_FLIGHT; a few on SQLite, whose
+  (by default twelve per core up to VERIFY_MAX_IN_FLIGHT; a few on SQLite, whose
   writers take turns). It takes a task only when the provider gate has room: calls
   in flight stay within VERIFY_MAX_IN_FLIGHT over every worker, and while the
   circuit is open nothing is taken.
@@ -64,12 +64,13 @@ class Lane:
 
 def default_threads() -> tuple[int, int]:
     """Provider and email threads for this machine and database: on PostgreSQL
-    eight provider calls per core (they wait on the network, not the CPU), up to
-    VERIFY_MAX_IN_FLIGHT; on SQLite a few, since its writers take turns."""
+    twelve provider calls per core (they wait on the network, not the CPU), up to
+    VERIFY_MAX_IN_FLIGHT, so that the provider's latency and that limit set the
+    pace; on SQLite a few, since its writers take turns."""
     if connection.vendor == "sqlite":
         return 4, 1
     cores = os.cpu_count() or 1
-    return min(settings.VERIFY_MAX_IN_FLIGHT, 8 * cores), 2
+    return min(settings.VERIFY_MAX_IN_FLIGHT, 12 * cores), 2
 
 
 def lanes(*, provider_threads: int = 0, email_threads: int = 0) -> list[Lane]:

@@ -40,7 +40,7 @@ class Command(BaseCommand):
             type=int,
             default=0,
             help="provider calls this worker makes at once (default: "
-            "WORKER_PROVIDER_THREADS, else 8 per core up to VERIFY_MAX_IN_FLIGHT "
+            "WORKER_PROVIDER_THREADS, else 12 per core up to VERIFY_MAX_IN_FLIGHT "
             "on PostgreSQL, 4 on SQLite)",
         )
         parser.add_argument(
