@@ -7,10 +7,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import pytest
 import requests
+
+from onboarding.management.commands.serve import stop_grace_seconds
+from tests.attempts import stored_attempt
+from tests.processes import MANAGE, standalone_sandbox, wait_for, worker_env
+from tests.provider_proxy import provider_proxy
+from verification.models import Attempt
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -79,14 +85,13 @@ def test_ctrl_c_stops_the_web_server_and_the_worker_it_started(tmp_path):
         url = f"http://127.0.0.1:{port}/"
         assert url in announced
 
-        deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and status != 200:
+        def answers() -> bool:
             try:
-                status = requests.get(url, timeout=2).status_code
+                return requests.get(url, timeout=2).status_code == 200
             except requests.ConnectionError:
-                time.sleep(0.2)
-        assert status == 200
+                return False
+
+        wait_for(answers, timeout=60, what="the web server")
         running = descendants(serve.pid)
         assert any("manage.py worker" in command for command in running.values())
         assert any("runserver" in command for command in running.values())
@@ -98,10 +103,54 @@ def test_ctrl_c_stops_the_web_server_and_the_worker_it_started(tmp_path):
             serve.kill()
         serve.stdout.close()
 
-    time.sleep(0.5)
     assert serve.returncode == 0
-    for pid in running:
-        assert (
-            not Path(f"/proc/{pid}").exists()
-            or "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        )
+    wait_for(
+        lambda: not any(alive(pid) for pid in running),
+        timeout=30,
+        what="every child to stop",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_lets_the_worker_finish_the_provider_call_it_is_in(tmp_path):
+    """A deploy stops `serve` in the middle of a call: the call's answer lands and
+    nothing is bought twice."""
+    log = tmp_path / "serve.log"
+    with standalone_sandbox() as sandbox, provider_proxy(sandbox) as proxy:
+        proxy.hold()
+        attempt = stored_attempt()
+        with log.open("w") as out:
+            serve = subprocess.Popen(
+                [*MANAGE, "serve", f"127.0.0.1:{free_port()}"],
+                env=worker_env(tmp_path, KREDIBEL_BASE_URL=proxy.url),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            proxy.wait_for_requests(1, timeout=60)
+            serve.send_signal(signal.SIGTERM)
+            wait_for(
+                lambda: "taking no new task" in log.read_text(),
+                what="the worker to stop taking tasks",
+            )
+            proxy.release.set()
+            assert serve.wait(timeout=90) == 0
+        finally:
+            if serve.poll() is None:
+                serve.kill()
+                serve.wait()
+
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.VERIFIED
+    assert list(attempt.calls.values_list("outcome", "charged")) == [
+        ("verified", "yes")
+    ]
+    assert len(proxy.exchanges) == 1
+
+
+def test_serve_waits_longer_than_a_call_and_the_saving_of_its_answer(settings):
+    call_and_save = (
+        settings.KREDIBEL_CALL_DEADLINE + settings.VERIFY_ANSWER_WRITE_SECONDS
+    )
+    assert call_and_save < settings.WORKER_STOP_GRACE_SECONDS
+    assert stop_grace_seconds() > settings.WORKER_STOP_GRACE_SECONDS
