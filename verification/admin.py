@@ -47,7 +47,9 @@ from verification.forms import DecisionForm
 from verification.models import (
     Applicant,
     Attempt,
+    CallTotals,
     ImageAccess,
+    ProviderCall,
     ReviewCase,
     ReviewDecision,
     nik_digest,
@@ -104,6 +106,23 @@ class AssignmentFilter(ReviewStateFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
         return super().lookups(request, model_admin)[:3]
+
+
+class DuplicatePurchaseFilter(admin.SimpleListFilter):
+    """Attempts for which the provider was paid twice (a late answer after a
+    repeat): what to look at when reconciling with the provider's invoice."""
+
+    title = _("duplicate purchase")
+    parameter_name = "duplicate"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+        return [("yes", _("Paid more than once"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        if self.value() == "yes":
+            paid_twice = ProviderCall.objects.filter(duplicate=True)
+            return queryset.filter(pk__in=paid_twice.values("attempt_id"))
+        return None
 
 
 # Shared behaviour ---------------------------------------------------------------------
@@ -238,6 +257,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
     list_filter = (
         "status",
         ReviewStateFilter,
+        DuplicatePurchaseFilter,
         ("created_at", admin.DateFieldListFilter),
     )
     list_select_related = ("applicant", "assigned_to")
@@ -397,6 +417,8 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
             "linked": reviews.linked_panel(attempt),
             "history": reviews.applicant_history(attempt),
             "calls": attempt.calls.all(),
+            "call_totals": CallTotals.of(attempt.calls.all()),
+            "emails": attempt.emails.all(),
             "decisions": attempt.decisions.select_related("reviewer"),
             "can_take": may_decide and waiting and attempt.assigned_to_id is None,
             "can_release": waiting

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -343,6 +344,32 @@ class ProviderCall(models.Model):
     @property
     def is_definite(self) -> bool:
         return self.outcome in self.DEFINITE
+
+
+@dataclass(frozen=True)
+class CallTotals:
+    """What a set of provider calls cost: how many were made, charged for sure,
+    possibly charged (answer lost), and how many bought an answer twice."""
+
+    calls: int
+    charged: int
+    unknown: int
+    duplicates: int
+
+    @classmethod
+    def of(cls, calls: models.QuerySet[ProviderCall]) -> CallTotals:
+        totals = calls.aggregate(
+            n_calls=models.Count("pk"),
+            n_charged=models.Count("pk", filter=models.Q(charged="yes")),
+            n_unknown=models.Count("pk", filter=models.Q(charged="unknown")),
+            n_duplicates=models.Count("pk", filter=models.Q(duplicate=True)),
+        )
+        return cls(
+            calls=totals["n_calls"],
+            charged=totals["n_charged"],
+            unknown=totals["n_unknown"],
+            duplicates=totals["n_duplicates"],
+        )
 
 
 class ProviderGate(models.Model):

@@ -24,7 +24,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from verification import outbox
-from verification.models import Attempt, ReviewCase, ReviewDecision, nik_digest
+from verification.models import (
+    Attempt,
+    CallTotals,
+    ProviderCall,
+    ReviewCase,
+    ReviewDecision,
+    nik_digest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -350,6 +357,8 @@ class Dashboard:
     pending: int
     unassigned: int
     oldest_pending: datetime | None
+    calls_today: CallTotals
+    duplicate_purchases: int
 
     @property
     def oldest_pending_age(self) -> timedelta | None:
@@ -360,7 +369,8 @@ class Dashboard:
 
 def dashboard() -> Dashboard:
     """Today's attempts (since local midnight) by status, in the order of the
-    status list, and the review queue's size and oldest case."""
+    status list; the review queue's size and oldest case; today's provider calls
+    and every duplicate purchase so far."""
     midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     counts = dict(
         Attempt.objects.filter(created_at__gte=midnight)
@@ -379,6 +389,10 @@ def dashboard() -> Dashboard:
         pending=queue["pending"],
         unassigned=queue["unassigned"],
         oldest_pending=queue["oldest"],
+        calls_today=CallTotals.of(
+            ProviderCall.objects.filter(started_at__gte=midnight)
+        ),
+        duplicate_purchases=ProviderCall.objects.filter(duplicate=True).count(),
     )
 
 
