@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -92,6 +93,12 @@ class WorkerProcess:
         self.process.wait(timeout=30)
 
 
+def private_media_root() -> Path:
+    """Where this test's identity photos are kept (see conftest)."""
+    storage: dict[str, Any] = settings.STORAGES["default"]
+    return Path(storage["OPTIONS"]["location"])
+
+
 def worker_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     """The environment of a worker on the test database and the test's private
     media, quick to retry, with short timeouts unless `overrides` say otherwise."""
@@ -102,7 +109,7 @@ def worker_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "DATA_DIR": str(tmp_path / "worker-data"),
         "SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": database_url(**options),
-        "PRIVATE_MEDIA_ROOT": str(settings.STORAGES["default"]["OPTIONS"]["location"]),
+        "PRIVATE_MEDIA_ROOT": str(private_media_root()),
         "KREDIBEL_API_KEY": settings.SANDBOX_API_KEY,
         "KREDIBEL_CONNECT_TIMEOUT": "2",
         "KREDIBEL_READ_TIMEOUT": "10",

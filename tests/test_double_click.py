@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings as django_settings
 from django.utils import timezone
 
 from onboarding.models import PendingPhoto
 from tests.applying import details, ktp_bytes, selfie_bytes
 from tests.attempts import stored_attempt
 from tests.pages import form_fields
+from tests.processes import private_media_root
 from verification import recovery
 from verification.models import Attempt
 
@@ -29,7 +29,7 @@ CLICKS = 5
 
 
 def private_files() -> list[Path]:
-    root = Path(django_settings.STORAGES["default"]["OPTIONS"]["location"])
+    root = private_media_root()
     return sorted(path for path in root.rglob("*") if path.is_file())
 
 
@@ -99,7 +99,7 @@ def age(path: Path, hours: float) -> None:
 
 def test_the_sweep_removes_photo_folders_left_without_their_row():
     kept = stored_attempt()
-    root = Path(django_settings.STORAGES["default"]["OPTIONS"]["location"])
+    root = private_media_root()
     orphan = root / "attempts" / str(uuid.uuid4())
     young = root / "attempts" / str(uuid.uuid4())
     for folder in (orphan, young):

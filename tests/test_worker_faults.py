@@ -86,6 +86,7 @@ def test_a_provider_that_trickles_its_answer_is_cut_off_at_the_call_deadline(
         Charged.UNKNOWN,
     )
     assert (second.outcome, second.charged) == (Outcome.VERIFIED, Charged.YES)
+    assert first.finished_at is not None
     assert first.finished_at <= second.started_at  # never two calls at once
     assert len(proxy.exchanges) == 2
     assert not proxy.exchanges[0].delivered
@@ -330,6 +331,7 @@ def test_an_email_waits_out_a_mail_server_that_is_down_then_goes_once(proxy, tmp
         )
         email = OutboxEmail.objects.get()
         assert email.last_error == "ConnectionRefusedError"
+        assert email.next_try_at is not None
         assert email.next_try_at > timezone.now() + timedelta(minutes=4)
         with smtp_server(port, mailbox):
             # The mail server is back: the retry's time comes.
