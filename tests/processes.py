@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection
@@ -95,7 +95,7 @@ class WorkerProcess:
 
 def private_media_root() -> Path:
     """Where this test's identity photos are kept (see conftest)."""
-    storage: dict[str, Any] = settings.STORAGES["default"]
+    storage = cast(dict[str, Any], settings.STORAGES["default"])
     return Path(storage["OPTIONS"]["location"])
 
 
