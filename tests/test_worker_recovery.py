@@ -6,46 +6,25 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from onboarding.models import PendingPhoto
 from onboarding.tasks import purge_drafts
 from tests.applying import details, submit
+from tests.processes import MANAGE, database_url, wait_for
 from tests.worker import run_worker
 from verification.models import Attempt, ProviderCall
 from verification.tasks import sweep, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-LEASE_SECONDS = 3  # connect 1 + read 2 + margin 0, for the worker process below
-
-
-def database_url() -> str:
-    """The test database, as a DATABASE_URL another process can open."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db["USER"] or "postgres"
-    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def wait_for(condition, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
+LEASE_SECONDS = 3  # a call deadline of 3 s (connect 1 + read 2) and no margin
 
 
 def test_an_attempt_whose_worker_died_mid_call_is_picked_up_again(
@@ -67,7 +46,7 @@ def test_an_attempt_whose_worker_died_mid_call_is_picked_up_again(
         "VERIFY_LEASE_MARGIN_SECONDS": "0",
     }
     worker = subprocess.Popen(
-        [sys.executable, str(BASE_DIR / "manage.py"), "worker", "--poll", "0.05"],
+        [*MANAGE, "worker", "--poll", "0.05"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
