@@ -9,7 +9,6 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -17,7 +16,7 @@ from django_tasks_db.models import DBTaskResult
 from onboarding.models import PendingPhoto
 from onboarding.tasks import purge_drafts
 from tests.applying import details, submit
-from tests.processes import MANAGE, database_url, wait_for
+from tests.processes import MANAGE, database_url, private_media_root, wait_for
 from tests.worker import run_worker
 from verification.models import Attempt, ProviderCall
 from verification.tasks import sweep, verify
@@ -37,9 +36,7 @@ def test_an_attempt_whose_worker_died_mid_call_is_picked_up_again(
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
-        "PRIVATE_MEDIA_ROOT": str(
-            django_settings.STORAGES["default"]["OPTIONS"]["location"]
-        ),
+        "PRIVATE_MEDIA_ROOT": str(private_media_root()),
         "KREDIBEL_BASE_URL": settings.KREDIBEL_BASE_URL,
         "KREDIBEL_CONNECT_TIMEOUT": "1",
         "KREDIBEL_READ_TIMEOUT": "2",

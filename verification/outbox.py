@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from verification import tasks
+from verification import queue, tasks
 from verification.durable import durably
 from verification.emails import outcome_message
 from verification.models import Attempt, OutboxEmail, ReviewDecision
@@ -68,6 +68,9 @@ def queue_decision_email(decision: ReviewDecision) -> OutboxEmail:
         about=decision.decision,
     )
     tasks.send_email.enqueue(email.pk)
+    # Outcome emails come while attempts are in flight, with a sweep coming; a
+    # decision may come when nothing else is, and its email must not be forgotten.
+    queue.schedule_sweep()
     return email
 
 
