@@ -63,6 +63,23 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def stop_leaving_nothing(serve: subprocess.Popen) -> None:
+    """After a failed test: stop serve the way it stops its children, then kill
+    whatever is left, children included (they lead their own process groups)."""
+    if serve.poll() is not None:
+        return
+    children = descendants(serve.pid)
+    serve.send_signal(signal.SIGTERM)
+    try:
+        serve.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+        serve.wait()
+    for pid in children:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_ctrl_c_stops_the_web_server_and_the_worker_it_started(tmp_path):
     env = {
         **os.environ,
@@ -100,8 +117,7 @@ def test_ctrl_c_stops_the_web_server_and_the_worker_it_started(tmp_path):
         serve.send_signal(signal.SIGINT)
         serve.wait(timeout=30)
     finally:
-        if serve.poll() is None:
-            serve.kill()
+        stop_leaving_nothing(serve)
         serve.stdout.close()
 
     assert serve.returncode == 0
@@ -137,9 +153,7 @@ def test_sigterm_lets_the_worker_finish_the_provider_call_it_is_in(tmp_path):
             proxy.release.set()
             assert serve.wait(timeout=90) == 0
         finally:
-            if serve.poll() is None:
-                serve.kill()
-                serve.wait()
+            stop_leaving_nothing(serve)
 
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.VERIFIED
