@@ -33,7 +33,7 @@ from django.tasks import task
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 
-from verification import kredibel
+from verification import crypto, kredibel, retention
 from verification.emails import send_outcome_email
 from verification.models import Applicant, Attempt, ProviderCall, nik_digest
 from verification.queue import enqueue_once
@@ -87,6 +87,7 @@ def sweep() -> None:
     and drop the queue's finished records after a week."""
     recover_stalled_attempts()
     call_command("prune_db_task_results", min_age_days=7, queue_name="*", verbosity=0)
+    retention.schedule()  # the daily retention pass, kept coming
     if Attempt.objects.filter(status__in=Attempt.IN_PROGRESS).exists():
         schedule_sweep()
 
@@ -222,7 +223,11 @@ def verify_attempt(*, attempt_id: int) -> None:
         )
 
     attempt = Attempt.objects.select_related("applicant").get(pk=attempt_id)
-    request = issuance_request(attempt)
+    try:
+        request = issuance_request(attempt)
+    except crypto.Undecryptable as error:
+        _refuse_unreadable(attempt, error, lease)
+        return
     # Record, then call, then record the outcome: a call is on file even if this
     # worker dies while waiting for the answer. The outcome and what it does to the
     # attempt commit together, so no answer is ever on file without its effect.
@@ -254,6 +259,11 @@ def _come_back_later(attempt_id: int, now: datetime) -> None:
 
 
 def issuance_request(attempt: Attempt) -> kredibel.IssuanceRequest:
+    """What the provider is sent, decrypted. Raises crypto.Undecryptable when a
+    value or a photo cannot be decrypted with the configured keys."""
+    unreadable = attempt.unreadable_fields() + attempt.applicant.unreadable_fields()
+    if unreadable:
+        raise crypto.Undecryptable("cannot decrypt " + ", ".join(unreadable))
     with (
         attempt.face_image.open("rb") as face,
         attempt.identity_image.open("rb") as ktp,
@@ -267,6 +277,27 @@ def issuance_request(attempt: Attempt) -> kredibel.IssuanceRequest:
         phone_number=attempt.phone_number,
         face_image=face_bytes,
         identity_image=ktp_bytes,
+    )
+
+
+def _refuse_unreadable(
+    attempt: Attempt, error: crypto.Undecryptable, lease: uuid.UUID
+) -> None:
+    """Never pay for a request made of values that could not be decrypted: the
+    attempt fails as a configuration problem, without a call."""
+    with transaction.atomic():
+        held = (
+            Attempt.objects.select_for_update()
+            .filter(pk=attempt.pk, lease_token=lease)
+            .first()
+        )
+        if held is not None:
+            _fail(held, Attempt.Failure.CONFIGURATION)
+    logger.error(
+        "Attempt %s was not sent: its stored data cannot be decrypted (%s). Check "
+        "FIELD_ENCRYPTION_KEYS.",
+        attempt.code,
+        error,
     )
 
 
@@ -338,6 +369,8 @@ def can_retry(attempt: Attempt) -> bool:
         attempt.status == Status.FAILED
         and attempt.failure in RETRYABLE_BY_APPLICANT
         and attempt.applicant_retries < APPLICANT_RETRIES
+        and attempt.photos_deleted_at is None
+        and attempt.redacted_at is None
     )
 
 
@@ -353,6 +386,9 @@ def retry_failed_attempt(attempt: Attempt) -> bool:
             pk=attempt.pk,
             status=Status.FAILED,
             applicant_retries__lt=APPLICANT_RETRIES,
+            # Retention or an erasure may have removed what would be sent.
+            photos_deleted_at__isnull=True,
+            redacted_at__isnull=True,
         ).update(
             status=Status.QUEUED,
             failure="",

@@ -1,5 +1,5 @@
 """Queue again every attempt that should be moving and is not, and make sure the
-periodic sweep that does the same is scheduled.
+periodic sweep that does the same, and the daily retention pass, are scheduled.
 
 `manage.py serve` runs it before starting its worker. Where workers are run by other
 means, run it when they start: it is safe to run any time, from anywhere.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from verification import retention
 from verification.tasks import recover_stalled_attempts, schedule_sweep
 
 
@@ -18,5 +19,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         count = recover_stalled_attempts()
         schedule_sweep()
+        retention.schedule()
         if count or options["verbosity"] > 1:
             self.stdout.write(f"Queued {count} stalled attempt(s) again.")
