@@ -41,11 +41,11 @@ def raw(sql: str, params: list) -> None:
 
 
 def refused_by_the_database(sql: str, params: list) -> bool:
+    """Whether the trigger refused the statement (and said why)."""
     try:
         raw(sql, params)
     except IntegrityError as error:
-        assert "append-only" in str(error)
-        return True
+        return "append-only" in str(error)
     return False
 
 

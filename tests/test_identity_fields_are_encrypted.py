@@ -87,7 +87,7 @@ VALUE_FIELDS = (
 
 
 def our_value_fields() -> list[tuple[str, models.Field]]:
-    fields = []
+    fields: list[tuple[str, models.Field]] = []
     for config in (
         apps.get_app_config("onboarding"),
         apps.get_app_config("verification"),

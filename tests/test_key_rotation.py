@@ -4,6 +4,7 @@ field and file under it and says how many, and then the old key can go."""
 from __future__ import annotations
 
 from io import StringIO
+from typing import cast
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -14,6 +15,7 @@ from tests.reviewing import make_attempt, tiny_jpeg
 from verification import crypto
 from verification.lookups import nik_digest
 from verification.models import Applicant, Attempt
+from verification.storage import EncryptedFileSystemStorage, EncryptedStorageMixin
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +37,8 @@ def stored_key_ids() -> set[str | None]:
         cursor.execute("SELECT nik FROM verification_applicant")
         ids |= {crypto.text_key_id(nik) for (nik,) in cursor.fetchall()}
     for attempt in Attempt.objects.all():
-        storage = attempt.face_image.storage
-        ids.add(crypto.bytes_key_id(storage.read_stored(attempt.face_image.name)))
+        storage = cast(EncryptedStorageMixin, attempt.face_image.storage)
+        ids.add(crypto.bytes_key_id(storage.read_stored(attempt.face_image.name or "")))
     return ids
 
 
@@ -101,7 +103,7 @@ def test_values_stored_before_encryption_are_encrypted(
     stored_under_the_old_key, settings
 ):
     attempt = stored_under_the_old_key[0]
-    storage = attempt.identity_image.storage
+    storage = cast(EncryptedFileSystemStorage, attempt.identity_image.storage)
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE verification_attempt SET full_name = %s WHERE id = %s",

@@ -57,9 +57,11 @@ def test_photos_go_after_the_photo_period_and_identity_data_stays(settings):
     recent.refresh_from_db()
     assert run.photos_deleted == 2
     assert not photos_exist(old)
-    assert old.face_image.name == "" and old.photos_deleted_at is not None
+    assert old.face_image.name == ""
+    assert old.photos_deleted_at is not None
     assert old.full_name.startswith("TEST APPLICANT")
-    assert photos_exist(recent) and recent.photos_deleted_at is None
+    assert photos_exist(recent)
+    assert recent.photos_deleted_at is None
 
 
 def test_identity_data_of_an_attempt_without_a_certificate_is_redacted(settings):
@@ -82,7 +84,8 @@ def test_identity_data_of_an_attempt_without_a_certificate_is_redacted(settings)
     assert (attempt.full_name, attempt.birth_date) == ("", None)
     assert (attempt.email_address, attempt.phone_number) == ("", "")
     assert (attempt.email_digest, attempt.phone_digest) == ("", "")
-    assert attempt.applicant.nik == "" and attempt.applicant.nik_digest is None
+    assert attempt.applicant.nik == ""
+    assert attempt.applicant.nik_digest is None
     assert attempt.applicant.masked_nik.startswith("317101")  # the audit record's
     assert {key: getattr(attempt, key) for key in kept} == kept
     assert attempt.redacted_at is not None
@@ -97,9 +100,11 @@ def test_a_certificate_keeps_its_identity_data_for_the_psre_period(settings):
 
     within.refresh_from_db()
     beyond.refresh_from_db()
-    assert within.full_name and within.redacted_at is None
+    assert within.full_name
+    assert within.redacted_at is None
     assert not photos_exist(within)
-    assert beyond.full_name == "" and beyond.redacted_at is not None
+    assert beyond.full_name == ""
+    assert beyond.redacted_at is not None
 
 
 def test_a_rejection_keeps_its_decision_and_loses_its_free_text(settings):
@@ -132,7 +137,8 @@ def test_attempts_in_flight_or_waiting_for_a_reviewer_are_never_touched():
     assert (run.photos_deleted, run.attempts_redacted) == (0, 0)
     for attempt in (waiting, queued):
         attempt.refresh_from_db()
-        assert photos_exist(attempt) and attempt.full_name
+        assert photos_exist(attempt)
+        assert attempt.full_name
 
 
 def test_an_applicant_keeps_their_nik_while_any_attempt_is_not_redacted():

@@ -10,6 +10,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from onboarding.models import Handoff, PendingPhoto
 from tests.applying import submit
@@ -56,16 +57,18 @@ def person(db):
 
 
 def erase(**options) -> str:
+    """The command, run by an operator reading English."""
     out = StringIO()
-    call_command(
-        "erase_subject_data",
-        nik=NIK,
-        reference="DSR-2026-0043",
-        operator="Dewi (privacy officer)",
-        yes=True,
-        stdout=out,
-        **options,
-    )
+    with translation.override("en"):
+        call_command(
+            "erase_subject_data",
+            nik=NIK,
+            reference="DSR-2026-0043",
+            operator="Dewi (privacy officer)",
+            yes=True,
+            stdout=out,
+            **options,
+        )
     return out.getvalue()
 
 
@@ -81,7 +84,8 @@ def test_the_command_removes_the_person_and_keeps_the_audit_record(person):
     assert (first.face_image.name, first.identity_image.name) == ("", "")
     assert not first.face_image.storage.exists(f"attempts/{first.code}/face.jpg")
     assert (first.code, first.status, first.reference_id, first.provider_id) == kept
-    assert first.applicant.nik == "" and first.applicant.nik_digest is None
+    assert first.applicant.nik == ""
+    assert first.applicant.nik_digest is None
     assert first.applicant.masked_nik == "317101******8888"
     decision = ReviewDecision.objects.get(attempt=first)
     assert (decision.decision, decision.reason) == ("rejected", "face_mismatch")
@@ -143,7 +147,8 @@ def test_an_attempt_with_the_provider_refuses_the_erasure_without_waiting(sandbo
         erase()
 
     queued.refresh_from_db()
-    assert queued.full_name and queued.photos_deleted_at is None
+    assert queued.full_name
+    assert queued.photos_deleted_at is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -168,7 +173,8 @@ def test_the_erasure_waits_for_attempts_with_the_provider(sandbox, applicant):
     queued.refresh_from_db()
     assert looks  # it did wait
     assert queued.status == "verified"  # the paid answer was kept
-    assert queued.full_name == "" and queued.redacted_at is not None
+    assert queued.full_name == ""
+    assert queued.redacted_at is not None
 
 
 def erase_action(client, applicant, **extra):

@@ -24,12 +24,15 @@ import logging
 import secrets
 import tempfile
 from datetime import datetime
+from typing import cast
 from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import IS_FACETS_VAR, SEARCH_VAR, ChangeList
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import (
@@ -37,6 +40,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBase,
     HttpResponseRedirect,
 )
 from django.shortcuts import get_object_or_404, redirect
@@ -676,7 +680,7 @@ class ApplicantAdmin(SealedSearch, ReadOnlyAdmin):
     )
     def export_subject_data(
         self, request: HttpRequest, queryset: QuerySet
-    ) -> HttpResponse | None:
+    ) -> HttpResponseBase | None:
         applicant, form = self._subject_request(request, queryset, erasure=False)
         if (
             applicant is None
@@ -690,7 +694,7 @@ class ApplicantAdmin(SealedSearch, ReadOnlyAdmin):
             archive,
             applicant=applicant,
             reference=form.cleaned_data["reference"],
-            performed_by=request.user,
+            performed_by=cast(AbstractBaseUser, request.user),
         )
         self.log_change(request, applicant, gettext("Exported the person's data."))
         archive.seek(0)
@@ -721,7 +725,7 @@ class ApplicantAdmin(SealedSearch, ReadOnlyAdmin):
             record = subjects.erase(
                 applicant=applicant,
                 reference=form.cleaned_data["reference"],
-                performed_by=request.user,
+                performed_by=cast(AbstractBaseUser, request.user),
             )
         except subjects.ErasureRefused as refused:
             messages.error(
@@ -777,7 +781,7 @@ class ApplicantAdmin(SealedSearch, ReadOnlyAdmin):
             "form": form,
             "erasure": erasure,
             "action": "erase_subject_data" if erasure else "export_subject_data",
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(
             request, "admin/verification/applicant/subject_request.html", context

@@ -143,6 +143,9 @@ class EncryptedJSONField(EncryptedMixin, models.TextField):
     reads as an empty object (after being logged), since nothing can use half of it."""
 
     description = _("Encrypted JSON")
+    # For django-stubs: the ORM reads and writes JSON values, not text.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
 
     def to_plain(self, value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

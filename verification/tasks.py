@@ -262,7 +262,7 @@ def issuance_request(attempt: Attempt) -> kredibel.IssuanceRequest:
     """What the provider is sent, decrypted. Raises crypto.Undecryptable when a
     value or a photo cannot be decrypted with the configured keys."""
     unreadable = attempt.unreadable_fields() + attempt.applicant.unreadable_fields()
-    if unreadable:
+    if unreadable or attempt.birth_date is None:
         raise crypto.Undecryptable("cannot decrypt " + ", ".join(unreadable))
     with (
         attempt.face_image.open("rb") as face,
