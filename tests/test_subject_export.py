@@ -126,7 +126,6 @@ def test_the_admin_action_asks_for_the_request_then_downloads_the_archive(
     assert downloaded["Content-Type"] == "application/zip"
     assert "no-store" in downloaded["Cache-Control"]
     data, _files = read_archive(b"".join(downloaded.streaming_content))
-    downloaded.file_to_stream.close()  # what the server closes after sending
     assert data["applicant"]["nik"] == NIK
     assert DataSubjectRequest.objects.get().performed_by == officer
 
