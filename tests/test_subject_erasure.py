@@ -194,15 +194,41 @@ def test_the_admin_action_asks_for_the_request_and_a_confirmation(person, client
     )
     client.force_login(officer)
 
+    asked = erase_action(client, applicant, index="0")
     unconfirmed = erase_action(client, applicant, reference="DSR-8")
     confirmed = erase_action(client, applicant, reference="DSR-8", confirm="on")
 
+    assert "Request reference" in asked.content.decode()
+    assert "data-certified" not in asked.content.decode()  # nothing was certified
     assert "This field is required" in unconfirmed.content.decode()
     assert "Erased: 2 attempt(s) and 4 photo(s) of 317101******8888" in (
         confirmed.content.decode()
     )
     record = DataSubjectRequest.objects.get()
     assert (record.performed_by, record.reference) == (officer, "DSR-8")
+
+
+def test_the_officer_is_warned_before_erasing_evidence_behind_a_certificate(
+    person, client
+):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    make_attempt(applicant=person[0].applicant, status="verified")
+    client.force_login(make_user("dewi", superuser=True))
+
+    asked = erase_action(client, person[0].applicant, index="0")
+
+    assert "1 of these attempts led to a certificate" in asked.content.decode()
+
+
+def test_an_erased_attempt_says_its_photos_are_gone(person, client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    erase()
+    client.force_login(make_user("tono", reviewer=True))
+
+    page = client.get(admin_url("attempt_change", person[0].pk)).content.decode()
+
+    assert "data-photos-deleted" in page
+    assert admin_url("attempt_image", person[0].pk, "face") not in page
 
 
 def test_the_admin_action_needs_its_own_permission(person, client):

@@ -160,7 +160,20 @@ SEALED_SEARCHES = "admin_sealed_searches"
 SEALED_SEARCHES_KEPT = 20
 
 
-class SealedSearchChangeList(ChangeList):
+class AttemptChangeList(ChangeList):
+    """Attempt lists load no encrypted column they do not show: each one would be
+    decrypted for every row."""
+
+    LIST_DEFERRED = ("birth_date", "email_address", "phone_number", "applicant__nik")
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters=None) -> QuerySet:
+        queryset = super().get_queryset(request, exclude_parameters)
+        if self.model_admin.model._meta.concrete_model is Attempt:
+            queryset = queryset.defer(*self.LIST_DEFERRED)
+        return queryset
+
+
+class SealedSearchChangeList(AttemptChangeList):
     """A change list whose links carry the sealed key, never the search term."""
 
     def __init__(self, request: HttpRequest, *args, **kwargs) -> None:
@@ -604,6 +617,9 @@ class ReviewCaseAdmin(AttemptColumns, ReadOnlyAdmin):
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(reviews.DECIDE_PERMISSION)
 
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return AttemptChangeList
+
     @admin.display(description=_("NIK"))
     def case(self, attempt: Attempt) -> str:
         return format_html(
@@ -778,6 +794,11 @@ class ApplicantAdmin(SealedSearch, ReadOnlyAdmin):
             else _("Export everything held about a person"),
             "applicant": applicant,
             "attempts": applicant.attempts.count(),
+            # Erasing the evidence behind an issued certificate may break the
+            # PSrE's record-keeping duty: the officer is told before confirming.
+            "certified": applicant.attempts.filter(
+                status__in=(Status.VERIFIED, Status.APPROVED)
+            ).count(),
             "form": form,
             "erasure": erasure,
             "action": "erase_subject_data" if erasure else "export_subject_data",
