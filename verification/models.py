@@ -354,7 +354,7 @@ class AppendOnlyQuerySet(models.QuerySet):
 class AppendOnly(models.Model):
     """A record that is inserted once and never changed or deleted: save() of an
     existing row, delete(), and bulk update()/delete() raise RecordIsAppendOnly.
-    On PostgreSQL a trigger refuses the same at the database (migration 0006).
+    On PostgreSQL a trigger refuses the same at the database (migration 0007).
 
     The one change allowed is `redact()`: the personal text in REDACTABLE blanked and
     `redacted_at` stamped, once, nothing else touched (what the trigger recognises).

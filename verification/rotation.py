@@ -60,6 +60,8 @@ def rotate(*, write: bool = True) -> Report:
     report = Report()
     current = crypto.current_key_id()
     for model in apps.get_models():
+        if model._meta.proxy:
+            continue  # its rows are its concrete model's
         for column in encrypted_fields(model):
             _rotate_column(model, column, current, report, write=write)
         for file_field in model._meta.concrete_fields:

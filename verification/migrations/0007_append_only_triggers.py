@@ -71,7 +71,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("verification", "0005_encrypted_identity_data"),
+        ("verification", "0006_encrypt_existing_identity_data"),
     ]
 
     operations = [
