@@ -7,7 +7,9 @@
   through a signed, short-lived link.
 
 Both belong to one browser (a random id kept in the session). Photos are deleted once
-sent; both are deleted when a day old (onboarding.tasks.purge_drafts).
+sent; both are deleted when a day old (onboarding.tasks.purge_drafts). Both are
+encrypted at rest: the photos by the private storage, the hand-off's values (what was
+typed) by their field.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from django.core.files.base import ContentFile
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from verification.fields import EncryptedJSONField
 
 HANDOFF_SALT = "onboarding.handoff"
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -135,7 +139,7 @@ class PendingPhoto(models.Model):
 
 class Handoff(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    values = models.JSONField(default=dict)
+    values = EncryptedJSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
     # The phone that opened the link; only it may open it again.
     opened_by = models.CharField(max_length=64, blank=True)

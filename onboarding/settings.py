@@ -19,6 +19,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from verification import crypto
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -33,7 +35,13 @@ REQUIRED_IN_PRODUCTION = (
     "DATABASE_URL",
     "KREDIBEL_BASE_URL",
     "KREDIBEL_API_KEY",
+    "FIELD_ENCRYPTION_KEYS",
+    "NIK_LOOKUP_KEY",
+    "EMAIL_URL",
 )
+# Mailers that do not deliver: the console one would print every applicant's address
+# and status link to the logs.
+UNDELIVERED_MAIL_SCHEMES = ("consolemail", "filemail", "memorymail", "dummymail")
 
 
 def _refuse_unsafe_production() -> None:
@@ -47,6 +55,15 @@ def _refuse_unsafe_production() -> None:
         problems.append("DEBUG must not be on")
     if env.bool("KREDIBEL_SANDBOX", default=False):
         problems.append("KREDIBEL_SANDBOX must not be on")
+    scheme = env.str("EMAIL_URL", default="").partition(":")[0]
+    if scheme in UNDELIVERED_MAIL_SCHEMES:
+        problems.append(
+            f"EMAIL_URL must name a real mail server (smtp+tls://...), not {scheme}://"
+        )
+    if env.str("PRIVATE_STORAGE", default="local") == "s3" and not env.str(
+        "S3_BUCKET", default=""
+    ):
+        problems.append("S3_BUCKET must be set when PRIVATE_STORAGE is s3")
     if problems:
         raise ImproperlyConfigured(
             "Production mode (PRODUCTION=true) refuses to start: "
@@ -73,6 +90,25 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
+
+
+def _local_encryption_key() -> str:
+    """A random encryption key kept in DATA_DIR (beside, never inside, the data it
+    protects in a real deployment), so a local install encrypts without setup."""
+    path = DATA_DIR / "field_encryption_key"
+    if not path.is_file():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(crypto.generate_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Identity data at rest (verification.crypto): the first key encrypts, all decrypt.
+# Separate from SECRET_KEY, which only signs.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
+    _local_encryption_key()
+]
+crypto.parse_keys(FIELD_ENCRYPTION_KEYS)  # a malformed key stops the start here
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG = False if PRODUCTION else env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list(
@@ -189,17 +225,40 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 PRIVATE_MEDIA_ROOT = Path(
     env.str("PRIVATE_MEDIA_ROOT", default=str(DATA_DIR / "private"))
 )
-STORAGES = {
-    "default": {
+# Identity photos are encrypted by us before they reach either storage.
+PRIVATE_STORAGE = env.str("PRIVATE_STORAGE", default="local")
+if PRIVATE_STORAGE == "local":
+    _private_storage = {
         # No base_url: nothing in private storage has a public address.
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "verification.storage.EncryptedFileSystemStorage",
         "OPTIONS": {
             "location": PRIVATE_MEDIA_ROOT,
             "base_url": None,
             "file_permissions_mode": 0o600,
             "directory_permissions_mode": 0o700,
         },
-    },
+    }
+elif PRIVATE_STORAGE == "s3":
+    _private_storage = {
+        "BACKEND": "verification.storage.EncryptedS3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("S3_BUCKET", default=""),
+            "location": env.str("S3_PREFIX", default=""),
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("S3_REGION", default="") or None,
+            "access_key": env.str("S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("S3_SECRET_ACCESS_KEY", default="") or None,
+            "addressing_style": env.str("S3_ADDRESSING_STYLE", default="") or None,
+            # Objects inherit the bucket's (private) ACL; no URL is ever signed.
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
+else:
+    raise ImproperlyConfigured("PRIVATE_STORAGE must be 'local' or 's3'.")
+STORAGES = {
+    "default": _private_storage,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -264,8 +323,9 @@ if KREDIBEL_CALL_DEADLINE <= KREDIBEL_CONNECT_TIMEOUT:
 # verification.sandbox.faults.Faults for the keys.
 KREDIBEL_SANDBOX_FAULTS: dict = {}
 
-# The keyed digest applicants are found by. Separate from SECRET_KEY so that the
-# secret key can be rotated without losing every applicant's history.
+# The key of the blind indexes (verification.lookups) applicants, emails and phones
+# are found by. Separate from SECRET_KEY so that the secret key can be rotated
+# without losing every applicant's history.
 NIK_LOOKUP_KEY = env.str("NIK_LOOKUP_KEY", default="") or SECRET_KEY
 
 # The public address, for links in emails sent by the worker (no request to ask).
@@ -340,6 +400,25 @@ WORKER_STOP_GRACE_SECONDS = KREDIBEL_CALL_DEADLINE + VERIFY_ANSWER_WRITE_SECONDS
 HEALTH_MAX_TASK_WAIT_SECONDS = env.float("HEALTH_MAX_TASK_WAIT_SECONDS", default=300.0)
 HEALTH_MAX_TASKS_DUE = env.int("HEALTH_MAX_TASKS_DUE", default=5000)
 HEALTH_MAX_STUCK_ATTEMPTS = env.int("HEALTH_MAX_STUCK_ATTEMPTS", default=0)
+
+# Retention (verification.retention, applied daily and recorded). Photos go first,
+# identity fields later; a minimal audit record (code, status, times, the provider's
+# ids, decision and reason, masked NIK) is kept for good.
+RETENTION_PHOTO_DAYS = env.int("RETENTION_PHOTO_DAYS", default=30)
+RETENTION_IDENTITY_DAYS = env.int("RETENTION_IDENTITY_DAYS", default=365)
+# How long a PSrE must keep the records of an identity check that led to a
+# certificate is set by its regulator and its own policy, not known here: the default
+# errs on keeping them long.
+PSRE_RECORD_KEEPING_YEARS = env.int("PSRE_RECORD_KEEPING_YEARS", default=20)
+for _name in ("RETENTION_PHOTO_DAYS", "RETENTION_IDENTITY_DAYS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
+if RETENTION_IDENTITY_DAYS < RETENTION_PHOTO_DAYS:
+    raise ImproperlyConfigured(
+        "RETENTION_IDENTITY_DAYS must not be shorter than RETENTION_PHOTO_DAYS."
+    )
+if PSRE_RECORD_KEEPING_YEARS < 1:
+    raise ImproperlyConfigured("PSRE_RECORD_KEEPING_YEARS must be at least 1.")
 
 # Security. Production runs behind TLS; the local default does not.
 SESSION_COOKIE_HTTPONLY = True

@@ -28,7 +28,7 @@ from onboarding import tasks as onboarding_tasks
 from onboarding.forms import FIELDS_TO_FIX, RegistrationForm, script_messages
 from onboarding.models import Handoff, PendingPhoto
 from onboarding.outcomes import status_context
-from onboarding.privacy import PRIVACY_NOTICE_VERSION
+from onboarding.privacy import PRIVACY_NOTICE_VERSION, retention_periods
 from verification.models import Attempt
 from verification.submission import (
     LimitReached,
@@ -90,7 +90,9 @@ def start(request: HttpRequest) -> HttpResponse:
 @require_GET
 def privacy(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "onboarding/privacy.html", {"version": PRIVACY_NOTICE_VERSION}
+        request,
+        "onboarding/privacy.html",
+        {"version": PRIVACY_NOTICE_VERSION, **retention_periods()},
     )
 
 

@@ -46,3 +46,54 @@ def pytest_sessionfinish(session, exitstatus):
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and name:
         for suffix in ("-wal", "-shm"):
             Path(name + suffix).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 API server (moto's stand-alone mode) on loopback, for the suite."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, settings, request):
+    """Private storage on a fresh, private bucket of the S3 server. Returns a boto3
+    client and the bucket's name, to look at what is stored as an auditor would."""
+    import boto3
+
+    bucket = "kyc-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=bucket)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "verification.storage.EncryptedS3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "location": "private",
+                "endpoint_url": s3_server,
+                "region_name": "us-east-1",
+                "access_key": "testing",
+                "secret_key": "testing",
+                "default_acl": None,
+                "querystring_auth": True,
+                "file_overwrite": True,
+            },
+        },
+    }
+    yield client, bucket
+    listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    for entry in listed:
+        client.delete_object(Bucket=bucket, Key=entry["Key"])
+    client.delete_bucket(Bucket=bucket)

@@ -108,6 +108,9 @@ def worker_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         **os.environ,
         "DATA_DIR": str(tmp_path / "worker-data"),
         "SECRET_KEY": settings.SECRET_KEY,
+        # The test process's keys: the worker reads what the tests stored.
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "NIK_LOOKUP_KEY": settings.NIK_LOOKUP_KEY,
         "DATABASE_URL": database_url(**options),
         "PRIVATE_MEDIA_ROOT": str(private_media_root()),
         "KREDIBEL_API_KEY": settings.SANDBOX_API_KEY,

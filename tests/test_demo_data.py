@@ -14,6 +14,7 @@ from django.test import Client
 from tests.pages import text_of
 from tests.reviewing import admin_url, make_attempt, reviewers_group
 from verification import reviews
+from verification.lookups import nik_digest
 from verification.models import Attempt, ProviderCall, ReviewCase, ReviewDecision
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,8 +74,8 @@ def test_it_makes_obviously_fake_attempts_in_every_state_through_the_provider(de
 def test_its_review_cases_link_to_others_and_the_demo_reviewer_can_work_them(
     demo, tmp_path
 ):
-    fitri = ReviewCase.objects.get(applicant__nik="1234567890111116")
-    rina = ReviewCase.objects.get(applicant__nik="1234567890111118")
+    fitri = ReviewCase.objects.get(applicant__nik_digest=nik_digest("1234567890111116"))
+    rina = ReviewCase.objects.get(applicant__nik_digest=nik_digest("1234567890111118"))
     fitri_links = reviews.linked_panel(fitri).applicants
     rina_links = reviews.linked_panel(rina).applicants
     assert [(a.shares_email, a.shares_phone) for a in fitri_links] == [(True, False)]

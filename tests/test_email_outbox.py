@@ -14,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from tests.attempts import stored_attempt
 from tests.kredibel_payloads import closed_port
 from tests.worker import run_worker
-from verification import outbox, recovery, submission, tasks
+from verification import outbox, recovery, redaction, submission, tasks
 from verification.models import Attempt, OutboxEmail
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -163,3 +163,22 @@ def test_an_email_whose_task_was_lost_is_queued_again_by_the_sweep(sandbox):
     run_worker()
 
     assert len(mail.outbox) == 1
+
+
+def test_an_email_waiting_for_an_address_that_was_erased_is_not_sent(
+    sandbox, settings
+):
+    smtp_at(settings, closed_port())
+    attempt = stored_attempt()
+    run_worker()
+    assert OutboxEmail.objects.get().state == State.PENDING
+    redaction.redact_attempt(Attempt.objects.get(pk=attempt.pk))
+    settings.MAILERS = {
+        "default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    }
+
+    make_due()
+    run_worker()
+
+    assert OutboxEmail.objects.get().state == State.ERASED
+    assert mail.outbox == []

@@ -10,6 +10,7 @@ from onboarding.privacy import PRIVACY_NOTICE_VERSION
 from tests.applying import submit
 from tests.pages import text_of
 from tests.worker import run_worker
+from verification.lookups import nik_digest
 from verification.models import Applicant, Attempt, ProviderCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,7 +54,7 @@ def test_each_seed_nik_reaches_its_documented_outcome(
     assert attempt.reject_fields == reject_fields
     assert attempt.reference_id.startswith("ref_certel#")
     assert attempt.provider_id
-    assert attempt.applicant == Applicant.objects.get(nik=nik)
+    assert attempt.applicant == Applicant.objects.get(nik_digest=nik_digest(nik))
     assert attempt.full_name == "ASEP SUPRIYADI"
     assert attempt.email_address == "asep@example.com"
     assert attempt.phone_number == "6281234567890"

@@ -20,6 +20,9 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
     "KREDIBEL_BASE_URL": "https://synapses.kredibel.example",
     "KREDIBEL_API_KEY": "production-key",
+    "FIELD_ENCRYPTION_KEYS": "kVqh3C2yqGm6mWc3rS1kNq6XkVzTq6mB0q3b1o8C5yI=",
+    "NIK_LOOKUP_KEY": "a-separate-random-lookup-key-for-the-test-only",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.id:587",
 }
 
 
@@ -74,17 +77,38 @@ def test_it_passes_the_system_check_when_configured(tmp_path):
 
 
 def test_the_deploy_check_asks_for_a_nik_lookup_key_of_its_own(tmp_path):
-    without = manage("check", "--deploy", env=PRODUCTION_ENV, tmp_path=tmp_path)
-    with_key = manage(
+    without = manage(
         "check",
         "--deploy",
-        env={**PRODUCTION_ENV, "NIK_LOOKUP_KEY": "a-separate-random-lookup-key"},
+        env={**PRODUCTION_ENV, "NIK_LOOKUP_KEY": PRODUCTION_ENV["SECRET_KEY"]},
         tmp_path=tmp_path,
     )
+    with_key = manage("check", "--deploy", env=PRODUCTION_ENV, tmp_path=tmp_path)
 
     assert "onboarding.W001" in without.stderr
     assert "NIK_LOOKUP_KEY" in without.stderr
     assert "onboarding.W001" not in with_key.stderr
+
+
+@pytest.mark.parametrize(
+    "mailer", ["consolemail://", "filemail:///tmp/mail", "dummymail://"]
+)
+def test_it_refuses_a_mailer_that_delivers_nothing(mailer, tmp_path):
+    result = manage(
+        "check", env={**PRODUCTION_ENV, "EMAIL_URL": mailer}, tmp_path=tmp_path
+    )
+
+    assert result.returncode != 0
+    assert "EMAIL_URL must name a real mail server" in result.stderr
+
+
+def test_it_refuses_object_storage_without_a_bucket(tmp_path):
+    result = manage(
+        "check", env={**PRODUCTION_ENV, "PRIVATE_STORAGE": "s3"}, tmp_path=tmp_path
+    )
+
+    assert result.returncode != 0
+    assert "S3_BUCKET must be set" in result.stderr
 
 
 # Whether the sandbox is routed, installed and imported (after loading every URL and

@@ -18,6 +18,7 @@ from tests.pages import text_of
 from tests.reviewing import admin_url, make_attempt, make_user, reviewers_group
 from tests.worker import run_worker
 from verification import reviews
+from verification.lookups import nik_digest
 from verification.models import Attempt, ImageAccess, ReviewDecision
 
 REVIEW_NIK = "1234567890111116"  # the sandbox answers verified_with_reason (email)
@@ -55,7 +56,7 @@ def test_a_reviewer_takes_a_case_sees_the_evidence_rejects_it_and_the_applicant_
     applicant = Client(headers={"accept-language": "en"})
     sent = submit(applicant, identityId=REVIEW_NIK)
     run_worker()
-    attempt = Attempt.objects.get(applicant__nik=REVIEW_NIK)
+    attempt = Attempt.objects.get(applicant__nik_digest=nik_digest(REVIEW_NIK))
     assert attempt.status == "needs_review"
     mail.outbox.clear()
     reviewer = log_in_demo_reviewer(settings, tmp_path)

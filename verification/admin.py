@@ -11,29 +11,40 @@
   decision form for a case waiting for a decision.
 - Review decisions and image accesses: append-only; nobody adds, changes or deletes
   them here. Decisions export to CSV.
+- Applicants: the data-subject actions (export everything held as an archive, erase),
+  each behind its own permission and recorded; the requests and the retention runs
+  are listed read-only.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import logging
 import secrets
+import tempfile
 from datetime import datetime
+from typing import cast
 from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import IS_FACETS_VAR, SEARCH_VAR, ChangeList
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import (
+    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBase,
     HttpResponseRedirect,
 )
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -42,18 +53,21 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
-from verification import reviews
-from verification.forms import DecisionForm
+from verification import crypto, reviews, subjects
+from verification.forms import DecisionForm, SubjectRequestForm
 from verification.models import (
     Applicant,
     Attempt,
     CallTotals,
+    DataSubjectRequest,
     ImageAccess,
     ProviderCall,
+    RetentionRun,
     ReviewCase,
     ReviewDecision,
-    nik_digest,
 )
+
+logger = logging.getLogger(__name__)
 
 Status = Attempt.Status
 # The photo names in image URLs, and the attempt field each one serves.
@@ -69,6 +83,24 @@ def age(since: datetime) -> str:
 
 def attempt_url(attempt_id: int) -> str:
     return reverse("admin:verification_attempt_change", args=[attempt_id])
+
+
+def report_unreadable(request: HttpRequest, record: Attempt) -> None:
+    """Say on the record's page which of its values the keys cannot decrypt: the
+    page still works, and the rest of the record is shown."""
+    names = record.unreadable_fields() + [
+        f"applicant {name}" for name in record.applicant.unreadable_fields()
+    ]
+    if names:
+        messages.warning(
+            request,
+            _(
+                "Some of this record's identity data cannot be decrypted with the "
+                "configured keys: %(fields)s. Run `manage.py rotate_encryption_keys "
+                "--report` and tell an operator."
+            )
+            % {"fields": ", ".join(names)},
+        )
 
 
 # Filters ------------------------------------------------------------------------------
@@ -147,11 +179,26 @@ SEALED_SEARCHES = "admin_sealed_searches"
 SEALED_SEARCHES_KEPT = 20
 
 
-class SealedSearchChangeList(ChangeList):
+class AttemptChangeList(ChangeList):
+    """Attempt lists load no encrypted column they do not show: each one would be
+    decrypted for every row."""
+
+    LIST_DEFERRED = ("birth_date", "email_address", "phone_number", "applicant__nik")
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters=None) -> QuerySet:
+        queryset = super().get_queryset(request, exclude_parameters)
+        if self.model_admin.model._meta.concrete_model is Attempt:
+            queryset = queryset.defer(*self.LIST_DEFERRED)
+        return queryset
+
+
+class SealedSearchChangeList(AttemptChangeList):
     """A change list whose links carry the sealed key, never the search term."""
 
     def __init__(self, request: HttpRequest, *args, **kwargs) -> None:
         super().__init__(request, *args, **kwargs)
+        sealed = getattr(request, "sealed_search", None)
+        self.sealed_kinds = reviews.sealed_kinds(sealed) if sealed is not None else None
         key = getattr(request, "sealed_search_key", None)
         if key:
             for params in (self.params, self.filter_params):
@@ -169,9 +216,11 @@ class SealedSearchChangeList(ChangeList):
 
 class SealedSearch:
     """Search terms may be a NIK, an email address or a phone number, so none may
-    reach a URL (nor the browser history and access logs that keep URLs). A search
-    from the search box is kept in the reviewer's session under a random key, and
-    the list's URL, its links and the pages it opens carry only that key."""
+    reach a URL (nor the browser history and access logs that keep URLs), nor the
+    session table. A search from the search box is reduced to what it compares
+    (reviews.seal_search: blind-index digests, or a provider's id) and kept in the
+    reviewer's session under a random key; the list's URL, its links and the pages it
+    opens carry only that key."""
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict | None = None
@@ -183,11 +232,13 @@ class SealedSearch:
             return self._seal(request, request.GET)
         key = request.GET.get(SEALED_SEARCH_VAR)
         if key is not None:
-            term = request.session.get(SEALED_SEARCHES, {}).get(key)
+            sealed = request.session.get(SEALED_SEARCHES, {}).get(key)
             request.GET = request.GET.copy()
             del request.GET[SEALED_SEARCH_VAR]
-            if term is not None:
-                request.GET[SEARCH_VAR] = term
+            if isinstance(sealed, dict):
+                # Only a provider's id is shown back in the box; nothing else is kept.
+                request.GET[SEARCH_VAR] = sealed.get("id") or ""
+                request.sealed_search = sealed
                 request.sealed_search_key = key
         return super().changelist_view(request, extra_context)
 
@@ -200,7 +251,8 @@ class SealedSearch:
             key = secrets.token_urlsafe(9)
             searches = request.session.get(SEALED_SEARCHES, {})
             kept = list(searches.items())[-(SEALED_SEARCHES_KEPT - 1) :]
-            request.session[SEALED_SEARCHES] = {**dict(kept), key: term}
+            sealed = reviews.seal_search(term)
+            request.session[SEALED_SEARCHES] = {**dict(kept), key: sealed}
             params[SEALED_SEARCH_VAR] = key
         return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
 
@@ -327,9 +379,12 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        if not search_term.strip():
-            return queryset, False
-        return queryset.filter(reviews.attempt_search(search_term)), False
+        sealed = getattr(request, "sealed_search", None)
+        if sealed is None:
+            if not search_term.strip():
+                return queryset, False
+            sealed = reviews.seal_search(search_term)
+        return queryset.filter(reviews.attempt_search(sealed)), False
 
     @admin.display(description=_("review state"))
     def review_state(self, attempt: Attempt) -> str:
@@ -384,6 +439,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
     ) -> HttpResponse:
         attempt = self.get_object(request, unquote(object_id))
         if attempt is not None and self.has_view_permission(request, attempt):
+            report_unreadable(request, attempt)
             extra_context = {
                 **(extra_context or {}),
                 **self.review_context(request, attempt, extra_context),
@@ -460,6 +516,18 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
             # At most 4 MB (the provider's limit): read whole, closed at once.
             with stored.open("rb") as handle:
                 data = handle.read()
+        except crypto.Undecryptable as error:
+            logger.error(
+                "Attempt %s: the %s photo cannot be decrypted (%s).",
+                attempt.code,
+                kind,
+                error,
+            )
+            return HttpResponse(
+                gettext("This photo cannot be decrypted with the configured keys."),
+                status=409,
+                content_type="text/plain; charset=utf-8",
+            )
         except (FileNotFoundError, ValueError) as missing:
             raise Http404 from missing
         ImageAccess.objects.create(user=request.user, attempt=attempt, image=kind)
@@ -571,6 +639,9 @@ class ReviewCaseAdmin(AttemptColumns, ReadOnlyAdmin):
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(reviews.DECIDE_PERMISSION)
 
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return AttemptChangeList
+
     @admin.display(description=_("NIK"))
     def case(self, attempt: Attempt) -> str:
         return format_html(
@@ -625,20 +696,149 @@ class ApplicantAdmin(SealedSearch, ReadOnlyAdmin):
     # admin show the search box.
     search_fields = ("code",)
     search_help_text = _("The whole 16-digit NIK.")
-    fields = ("masked_nik", "created_at", "attempt_links")
+    fields = ("masked_nik", "created_at", "redacted_at", "attempt_links")
     readonly_fields = ("masked_nik", "attempt_links")
     show_facets = admin.ShowFacets.NEVER
+    actions = ("export_subject_data", "erase_subject_data")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(attempt_count=Count("attempts"))
 
+    # Data-subject requests ------------------------------------------------------------
+
+    def has_export_subject_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(subjects.EXPORT_PERMISSION)
+
+    def has_erase_subject_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(subjects.ERASE_PERMISSION)
+
+    @admin.action(
+        description=_("Export everything held about this person (archive)"),
+        permissions=["export_subject"],
+    )
+    def export_subject_data(
+        self, request: HttpRequest, queryset: QuerySet
+    ) -> HttpResponseBase | None:
+        applicant, form = self._subject_request(request, queryset, erasure=False)
+        if (
+            applicant is None
+            or form is None
+            or not form.is_bound
+            or not form.is_valid()
+        ):
+            return self._subject_page(request, applicant, form, erasure=False)
+        archive = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response)
+        record = subjects.export_archive(
+            archive,
+            applicant=applicant,
+            reference=form.cleaned_data["reference"],
+            performed_by=cast(AbstractBaseUser, request.user),
+        )
+        self.log_change(request, applicant, gettext("Exported the person's data."))
+        archive.seek(0)
+        response = FileResponse(
+            archive,
+            as_attachment=True,
+            filename=f"subject-data-{record.code}.zip",
+            content_type="application/zip",
+        )
+        response["Cache-Control"] = "no-store, private"
+        return response
+
+    @admin.action(
+        description=_("Erase this person's data"), permissions=["erase_subject"]
+    )
+    def erase_subject_data(
+        self, request: HttpRequest, queryset: QuerySet
+    ) -> HttpResponse | None:
+        applicant, form = self._subject_request(request, queryset, erasure=True)
+        if (
+            applicant is None
+            or form is None
+            or not form.is_bound
+            or not form.is_valid()
+        ):
+            return self._subject_page(request, applicant, form, erasure=True)
+        try:
+            record = subjects.erase(
+                applicant=applicant,
+                reference=form.cleaned_data["reference"],
+                performed_by=cast(AbstractBaseUser, request.user),
+            )
+        except subjects.ErasureRefused as refused:
+            messages.error(
+                request,
+                _("Nothing was erased: %(reason)s") % {"reason": refused},
+            )
+            return None
+        self.log_change(request, applicant, gettext("Erased the person's data."))
+        messages.success(
+            request,
+            _(
+                "Erased: %(attempts)d attempt(s) and %(photos)d photo(s) of "
+                "%(nik)s. The minimal audit record and the erasure are kept."
+            )
+            % {
+                "attempts": record.counts["attempts"],
+                "photos": record.counts["photos"],
+                "nik": record.masked_nik,
+            },
+        )
+        return None
+
+    def _subject_request(
+        self, request: HttpRequest, queryset: QuerySet, *, erasure: bool
+    ) -> tuple[Applicant | None, SubjectRequestForm | None]:
+        chosen = list(queryset[:2])
+        if len(chosen) != 1:
+            messages.error(
+                request, _("Choose exactly one applicant: one request each.")
+            )
+            return None, None
+        data = request.POST if "reference" in request.POST else None
+        return chosen[0], SubjectRequestForm(data, erasure=erasure)
+
+    def _subject_page(
+        self,
+        request: HttpRequest,
+        applicant: Applicant | None,
+        form: SubjectRequestForm | None,
+        *,
+        erasure: bool,
+    ) -> HttpResponse | None:
+        if applicant is None or form is None:
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Erase a person's data")
+            if erasure
+            else _("Export everything held about a person"),
+            "applicant": applicant,
+            "attempts": applicant.attempts.count(),
+            # Erasing the evidence behind an issued certificate may break the
+            # PSrE's record-keeping duty: the officer is told before confirming.
+            "certified": applicant.attempts.filter(
+                status__in=(Status.VERIFIED, Status.APPROVED)
+            ).count(),
+            "form": form,
+            "erasure": erasure,
+            "action": "erase_subject_data" if erasure else "export_subject_data",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/verification/applicant/subject_request.html", context
+        )
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        digits = "".join(search_term.split())
-        if not digits:
-            return queryset, False
-        return queryset.filter(nik_digest=nik_digest(digits)), False
+        sealed = getattr(request, "sealed_search", None)
+        if sealed is None:
+            if not search_term.strip():
+                return queryset, False
+            sealed = reviews.seal_search(search_term)
+        return queryset.filter(nik_digest=sealed.get("nik") or "-"), False
 
     @admin.display(description=_("NIK"))
     def masked_nik(self, applicant: Applicant) -> str:
@@ -720,6 +920,42 @@ class ReviewDecisionAdmin(ReadOnlyAdmin):
         response.write("\ufeff")
         csv.writer(response).writerows(reviews.decision_rows(queryset))
         return response
+
+
+@admin.register(DataSubjectRequest)
+class DataSubjectRequestAdmin(ReadOnlyAdmin):
+    list_display = (
+        "performed_at",
+        "kind",
+        "masked_nik",
+        "reference",
+        "performed_by_name",
+    )
+    list_filter = ("kind", ("performed_at", admin.DateFieldListFilter))
+    fields = (
+        "performed_at",
+        "kind",
+        "masked_nik",
+        "applicant",
+        "reference",
+        "performed_by_name",
+        "counts",
+    )
+    show_facets = admin.ShowFacets.NEVER
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "started_at",
+        "photos_deleted",
+        "attempts_redacted",
+        "applicants_redacted",
+        "decisions_redacted",
+        "finished_at",
+    )
+    fields = (*list_display, "periods")
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(ImageAccess)

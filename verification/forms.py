@@ -72,3 +72,24 @@ class DecisionForm(forms.Form):
             applicant_message=clean.applicant_message,
         )
         return data
+
+
+class SubjectRequestForm(forms.Form):
+    """The admin's export and erasure actions ask for the request they answer (and,
+    for an erasure, an explicit confirmation)."""
+
+    reference = forms.CharField(
+        label=_("Request reference"),
+        max_length=200,
+        help_text=_("The ticket or letter number of the request. No personal data."),
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand that this cannot be undone."), required=False
+    )
+
+    def __init__(self, *args, erasure: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if erasure:
+            self.fields["confirm"].required = True
+        else:
+            del self.fields["confirm"]

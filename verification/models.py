@@ -1,7 +1,10 @@
 """Applicants, their verification attempts, and the record of every provider call.
 
 An Applicant is one person, found again by NIK through a keyed digest (so the lookup
-never needs the plain NIK). An Attempt is one submission and where it stands:
+never needs the plain NIK). Every identity value (NIK, name, birth date, email, phone)
+is stored encrypted (verification.fields) and found through keyed blind indexes
+(verification.lookups); photos are encrypted by the storage (verification.storage).
+An Attempt is one submission and where it stands:
 
     queued -> verifying -> verified | not_verified | needs_review | failed
     needs_review -> approved | rejected            (by a compliance reviewer)
@@ -18,8 +21,6 @@ email to an applicant, sent by the worker.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,18 +29,22 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from verification.fields import (
+    BlindIndexField,
+    EncryptedCharField,
+    EncryptedDateField,
+    EncryptedEmailField,
+    Unreadable,
+    encrypted_fields,
+)
+from verification.lookups import email_digest, nik_digest, phone_digest
+
 STATUS_LINK_SALT = "verification.attempt.status-link"
 
-
-def nik_digest(nik: str) -> str:
-    """The keyed digest an applicant is found by. Keyed so that a leaked table does
-    not turn into a NIK list by hashing every possible NIK."""
-    key = settings.NIK_LOOKUP_KEY.encode()
-    return hmac.new(key, nik.encode(), hashlib.sha256).hexdigest()
+__all__ = ["nik_digest"]  # found here by the code that looks applicants up
 
 
 def mask_nik(nik: str) -> str:
@@ -54,11 +59,33 @@ def mask_nik(nik: str) -> str:
     return f"{nik[:6]}{'*' * 6}{nik[-4:]}"
 
 
-class Applicant(models.Model):
+class UnreadableFields:
+    """For models with encrypted fields: which values the configured keys cannot
+    decrypt, so that a page or a command can report them for this record."""
+
+    def unreadable_fields(self) -> list[str]:
+        return [
+            field.name
+            for field in encrypted_fields(type(self))  # type: ignore[arg-type]
+            if isinstance(getattr(self, field.attname), Unreadable)
+        ]
+
+
+class Applicant(UnreadableFields, models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    nik = models.CharField(_("NIK"), max_length=16)
-    nik_digest = models.CharField(max_length=64, unique=True, editable=False)
+    nik = EncryptedCharField(_("NIK"), max_length=16, blank=True)
+    # Null once redacted (erasure or retention): the person is not found again.
+    nik_digest = BlindIndexField(
+        source="nik", digest=nik_digest, unique=True, null=True
+    )
+    # Kept in plain for lists and for the minimal audit record that outlives the NIK.
+    nik_masked = models.CharField(
+        _("masked NIK"), max_length=16, default="", editable=False
+    )
     created_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    redacted_at = models.DateTimeField(
+        _("identity data removed"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("applicant")
@@ -67,9 +94,14 @@ class Applicant(models.Model):
     def __str__(self) -> str:
         return self.masked_nik
 
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.nik and not isinstance(self.nik, Unreadable):
+            self.nik_masked = mask_nik(self.nik)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
     @property
     def masked_nik(self) -> str:
-        return mask_nik(self.nik)
+        return self.nik_masked
 
     @classmethod
     def for_nik(cls, nik: str) -> Applicant:
@@ -93,7 +125,7 @@ face_image_path = _image_path("face")
 identity_image_path = _image_path("identity")
 
 
-class Attempt(models.Model):
+class Attempt(UnreadableFields, models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
         VERIFYING = "verifying", _("Verifying")
@@ -140,13 +172,23 @@ class Attempt(models.Model):
         _("status"), max_length=20, choices=Status, default=Status.QUEUED
     )
 
-    # What the applicant sent, normalised.
-    full_name = models.CharField(_("full name"), max_length=100)
-    birth_date = models.DateField(_("birth date"))
-    email_address = models.EmailField(_("email address"), max_length=254)
-    phone_number = models.CharField(_("phone number"), max_length=16)
-    face_image = models.FileField(_("selfie"), upload_to=face_image_path)
-    identity_image = models.FileField(_("KTP photo"), upload_to=identity_image_path)
+    # What the applicant sent, normalised; encrypted, and blank once redacted.
+    full_name = EncryptedCharField(_("full name"), max_length=100, blank=True)
+    birth_date = EncryptedDateField(_("birth date"), null=True, blank=True)
+    email_address = EncryptedEmailField(_("email address"), max_length=254, blank=True)
+    phone_number = EncryptedCharField(_("phone number"), max_length=16, blank=True)
+    # Blind indexes: the linked panel, the admin search and later lookups compare
+    # these, exactly.
+    email_digest = BlindIndexField(
+        source="email_address", digest=email_digest, db_index=True, default=""
+    )
+    phone_digest = BlindIndexField(
+        source="phone_number", digest=phone_digest, db_index=True, default=""
+    )
+    face_image = models.FileField(_("selfie"), upload_to=face_image_path, blank=True)
+    identity_image = models.FileField(
+        _("KTP photo"), upload_to=identity_image_path, blank=True
+    )
     birth_date_confirmed = models.BooleanField(
         _("birth date confirmed against the NIK"), default=False
     )
@@ -182,6 +224,11 @@ class Attempt(models.Model):
     created_at = models.DateTimeField(_("submitted"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Retention and erasure (verification.retention, verification.subjects).
+    photos_deleted_at = models.DateTimeField(_("photos deleted"), null=True, blank=True)
+    redacted_at = models.DateTimeField(
+        _("identity data removed"), null=True, blank=True
+    )
 
     # Compliance review: the reviewer who took the case, so that two reviewers do
     # not work the same one (see verification.reviews).
@@ -201,10 +248,6 @@ class Attempt(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "created_at"]),
-            models.Index(fields=["email_address"]),
-            models.Index(fields=["phone_number"]),
-            # The linked panel and the admin search compare emails case-insensitively.
-            models.Index(Upper("email_address"), name="verification_email_upper"),
         ]
         permissions = [
             ("decide_attempt", "Can approve or reject attempts that need review"),
@@ -422,6 +465,7 @@ class OutboxEmail(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Gave up")
         SUPERSEDED = "superseded", _("Not sent: a newer outcome followed")
+        ERASED = "erased", _("Not sent: the address was erased")
 
     attempt = models.ForeignKey(
         Attempt, models.CASCADE, related_name="emails", verbose_name=_("attempt")
@@ -495,7 +539,15 @@ class AppendOnlyQuerySet(models.QuerySet):
 
 class AppendOnly(models.Model):
     """A record that is inserted once and never changed or deleted: save() of an
-    existing row, delete(), and bulk update()/delete() raise RecordIsAppendOnly."""
+    existing row, delete(), and bulk update()/delete() raise RecordIsAppendOnly.
+    On PostgreSQL a trigger refuses the same at the database (migration 0007).
+
+    The one change allowed is `redact()`: the personal text in REDACTABLE blanked and
+    `redacted_at` stamped, once, nothing else touched (what the trigger recognises).
+    """
+
+    # Columns of personal text an erasure or the retention job blanks.
+    REDACTABLE: tuple[str, ...] = ()
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -509,6 +561,17 @@ class AppendOnly(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise RecordIsAppendOnly(f"{type(self).__name__} rows cannot be deleted.")
+
+    @classmethod
+    def redact(cls, records: models.QuerySet) -> int:
+        """Blank the personal text of `records` not yet redacted and stamp them;
+        returns how many. The only UPDATE an append-only record accepts."""
+        if not cls.REDACTABLE:
+            return 0
+        pending = records.filter(redacted_at__isnull=True)
+        blanks: dict[str, object] = dict.fromkeys(cls.REDACTABLE, "")
+        # QuerySet.update itself: AppendOnlyQuerySet refuses every other update.
+        return models.QuerySet.update(pending, **blanks, redacted_at=timezone.now())
 
 
 class ReviewDecision(AppendOnly):
@@ -568,6 +631,12 @@ class ReviewDecision(AppendOnly):
     note = models.TextField(_("internal note"))
     applicant_message = models.TextField(_("message to the applicant"), blank=True)
     decided_at = models.DateTimeField(_("decided at"), default=timezone.now)
+    redacted_at = models.DateTimeField(
+        _("personal text removed"), null=True, blank=True
+    )
+
+    # The reviewer's free text may name the person; decision and reason stay.
+    REDACTABLE = ("note", "applicant_message")
 
     class Meta:
         verbose_name = _("review decision")
@@ -614,3 +683,82 @@ class ImageAccess(AppendOnly):
 
     def __str__(self) -> str:
         return f"{self.get_image_display()} ({self.accessed_at:%Y-%m-%d %H:%M:%S})"
+
+
+# Data-subject requests and retention ------------------------------------------------
+
+
+class DataSubjectRequest(AppendOnly):
+    """An access (export) or erasure request answered for a person: what was done,
+    for whom (masked NIK), on what request, by whom and when, with counts. Written by
+    verification.subjects; kept for good, also after the erasure it records."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", _("Export of everything held")
+        ERASURE = "erasure", _("Erasure")
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("request"), max_length=10, choices=Kind)
+    applicant = models.ForeignKey(
+        Applicant,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="subject_requests",
+        verbose_name=_("applicant"),
+    )
+    masked_nik = models.CharField(_("masked NIK"), max_length=16)
+    reference = models.CharField(
+        _("request reference"),
+        max_length=200,
+        help_text=_("The ticket or letter number of the request; no personal data."),
+    )
+    performed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="subject_requests",
+        verbose_name=_("performed by"),
+    )
+    # The user's name, or the operator named on the command line.
+    performed_by_name = models.CharField(_("performed by"), max_length=150)
+    performed_at = models.DateTimeField(_("performed at"), default=timezone.now)
+    counts = models.JSONField(_("what it covered"), default=dict)
+
+    class Meta:
+        verbose_name = _("data-subject request")
+        verbose_name_plural = _("data-subject requests")
+        ordering = ["-performed_at", "-pk"]
+        permissions = [
+            ("export_subject_data", "Can export everything held about a person"),
+            ("erase_subject_data", "Can erase a person's data on request"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.masked_nik} ({self.reference})"
+
+
+class RetentionRun(models.Model):
+    """One pass of the retention job: when, under which periods, and how many
+    things it removed (counts only, never values)."""
+
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    periods = models.JSONField(_("periods applied"), default=dict)
+    photos_deleted = models.PositiveIntegerField(_("photos deleted"), default=0)
+    attempts_redacted = models.PositiveIntegerField(_("attempts redacted"), default=0)
+    applicants_redacted = models.PositiveIntegerField(
+        _("applicants redacted"), default=0
+    )
+    decisions_redacted = models.PositiveIntegerField(
+        _("decision notes redacted"), default=0
+    )
+
+    class Meta:
+        verbose_name = _("retention run")
+        verbose_name_plural = _("retention runs")
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M}"

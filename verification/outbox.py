@@ -96,9 +96,13 @@ def send_email(
     email = OutboxEmail.objects.select_related("attempt", "decision").get(pk=email_id)
     attempt = email.attempt
     what = f"Attempt {attempt.code}"
-    if email.kind == OutboxEmail.Kind.OUTCOME and attempt.status != email.about:
+    outdated = email.kind == OutboxEmail.Kind.OUTCOME and attempt.status != email.about
+    # Retention or an erasure may have removed the address since it was queued.
+    erased = attempt.redacted_at is not None or not attempt.email_address
+    if outdated or erased:
+        state = State.ERASED if erased else State.SUPERSEDED
         durably(
-            lambda: _finish(email_id, state=State.SUPERSEDED),
+            lambda: _finish(email_id, state=state),
             seconds=MARK_SECONDS,
             what=what,
         )

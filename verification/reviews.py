@@ -24,13 +24,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from verification import outbox
+from verification.lookups import email_digest, nik_digest, phone_digest
 from verification.models import (
     Attempt,
     CallTotals,
     ProviderCall,
     ReviewCase,
     ReviewDecision,
-    nik_digest,
 )
 
 logger = logging.getLogger(__name__)
@@ -277,12 +277,15 @@ def _with_decisions(attempts: QuerySet) -> QuerySet:
 
 def linked_panel(attempt: Attempt) -> LinkedPanel:
     """Every attempt of every other applicant that used this attempt's email
-    address (compared case-insensitively) or phone number, newest first, grouped by
-    applicant; at most LINKED_LIMIT attempts, with the total."""
-    email = attempt.email_address
-    others = Attempt.objects.filter(
-        Q(email_address__iexact=email) | Q(phone_number=attempt.phone_number)
-    ).exclude(applicant_id=attempt.applicant_id)
+    address (case-folded, IDNA domain) or phone number (E.164), found through their
+    blind indexes, newest first, grouped by applicant; at most LINKED_LIMIT attempts,
+    with the total. Nothing is linked through a value that was redacted."""
+    shared = Q(pk__in=[])
+    if attempt.email_digest:
+        shared |= Q(email_digest=attempt.email_digest)
+    if attempt.phone_digest:
+        shared |= Q(phone_digest=attempt.phone_digest)
+    others = Attempt.objects.filter(shared).exclude(applicant_id=attempt.applicant_id)
     total = others.count()
     rows = _with_decisions(
         others.select_related("applicant").order_by("-created_at", "-pk")
@@ -296,8 +299,10 @@ def linked_panel(attempt: Attempt) -> LinkedPanel:
         entry.attempts.append(
             LinkedAttempt(
                 attempt=other,
-                shares_email=other.email_address.upper() == email.upper(),
-                shares_phone=other.phone_number == attempt.phone_number,
+                shares_email=bool(attempt.email_digest)
+                and other.email_digest == attempt.email_digest,
+                shares_phone=bool(attempt.phone_digest)
+                and other.phone_digest == attempt.phone_digest,
             )
         )
     return LinkedPanel(applicants=list(applicants.values()), total=total)
@@ -320,31 +325,58 @@ def reject_field_labels(fields: Iterable[str]) -> list[str]:
 # Search -------------------------------------------------------------------------------
 
 
-def attempt_search(term: str) -> Q:
-    """Attempts matching an admin search term: a reference id or provider id (any
-    part), an email address (whole, any case), a phone number (whole, as written in
-    Indonesia: 0812..., +62 812..., 62812...) or a NIK (all 16 digits, found through
-    its keyed digest, so the plain NIK is never compared in the database)."""
+# What a sealed search keeps (in the reviewer's session): the blind-index digests
+# of a term that may be a NIK, an email address or a phone number, never the term;
+# the term itself only when it can only be a provider's identifier (letters and
+# digits mixed, no spaces, no "@": names, emails and phone numbers never qualify).
+PROVIDER_ID_PATTERN = re.compile(r"(?=.*\d)(?=.*[^\d\s\-.()+])[\w#:./\-]{3,100}")
+
+
+def seal_search(term: str) -> dict[str, str | None]:
+    """What to keep of an admin search term: the digests to compare and, for a
+    provider or reference id, the id. Everything a name or a contact could be is
+    reduced to digests; a term that is none of these keeps nothing."""
     term = term.strip()
-    query = (
-        Q(reference_id__icontains=term)
-        | Q(provider_id__icontains=term)
-        | Q(email_address__iexact=term)
-    )
-    digits = re.sub(r"[\s\-.()+]", "", term)
-    if digits.isascii() and digits.isdigit():
-        if len(digits) == 16:
-            query |= Q(applicant__nik_digest=nik_digest(digits))
-        query |= Q(phone_number=_phone(digits))
+    digits = re.sub(r"[\s\-.()]", "", term)
+    is_number = digits.isascii() and digits.removeprefix("+").isdigit()
+    sealed: dict[str, str | None] = {
+        "nik": nik_digest(digits) if digits.isdigit() and len(digits) == 16 else None,
+        "email": email_digest(term) if "@" in term else None,
+        "phone": phone_digest(term) if is_number else None,
+        "id": term
+        if "@" not in term and not is_number and PROVIDER_ID_PATTERN.fullmatch(term)
+        else None,
+    }
+    return sealed
+
+
+def sealed_kinds(sealed: dict[str, str | None]) -> list[str]:
+    """What a sealed search compares, in a reviewer's words."""
+    labels = {
+        "nik": _("NIK"),
+        "email": _("email address"),
+        "phone": _("phone number"),
+        "id": _("reference or provider id"),
+    }
+    return [str(labels[kind]) for kind in labels if sealed.get(kind)]
+
+
+def attempt_search(sealed: dict[str, str | None]) -> Q:
+    """Attempts matching a sealed search (`seal_search`): a NIK (all 16 digits),
+    an email address or a phone number (however written) through their blind
+    indexes, exactly; a reference id or provider id, any part."""
+    query = Q(pk__in=[])
+    if sealed.get("nik"):
+        query |= Q(applicant__nik_digest=sealed["nik"])
+    if sealed.get("email"):
+        query |= Q(email_digest=sealed["email"])
+    if sealed.get("phone"):
+        query |= Q(phone_digest=sealed["phone"])
+    if sealed.get("id"):
+        query |= Q(reference_id__icontains=sealed["id"]) | Q(
+            provider_id__icontains=sealed["id"]
+        )
     return query
-
-
-def _phone(digits: str) -> str:
-    if digits.startswith("00"):
-        digits = digits[2:]
-    if digits.startswith("0"):
-        digits = "62" + digits[1:]
-    return digits
 
 
 # Dashboard ----------------------------------------------------------------------------

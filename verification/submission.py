@@ -23,7 +23,8 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from verification import tasks
-from verification.models import Applicant, Attempt, nik_digest
+from verification.lookups import nik_digest
+from verification.models import Applicant, Attempt
 from verification.queue import schedule_sweep
 
 logger = logging.getLogger(__name__)
@@ -173,6 +174,8 @@ def can_retry(attempt: Attempt) -> bool:
         attempt.status == Status.FAILED
         and attempt.failure in RETRYABLE_BY_APPLICANT
         and attempt.applicant_retries < APPLICANT_RETRIES
+        and attempt.photos_deleted_at is None
+        and attempt.redacted_at is None
     )
 
 
@@ -190,6 +193,9 @@ def retry_failed_attempt(attempt: Attempt) -> bool:
             # A late answer may have decided it since the page was shown.
             provider_id="",
             applicant_retries__lt=APPLICANT_RETRIES,
+            # Retention or an erasure may have removed what would be sent.
+            photos_deleted_at__isnull=True,
+            redacted_at__isnull=True,
         ).update(
             status=Status.QUEUED,
             failure="",

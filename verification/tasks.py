@@ -3,6 +3,7 @@
 - `verify` (provider lane): verification.verifying
 - `send_email` (email lane): verification.outbox
 - `recover`, `sweep` (housekeeping lane): verification.recovery
+- `retention_pass` (housekeeping lane, daily): verification.retention
 
 Each is safe to run twice and at any time: it acts only on a row in the state it
 expects, so duplicate and late tasks do nothing.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from django.core.management import call_command
 from django.tasks import task
 
-from verification import outbox, queue, recovery, verifying
+from verification import outbox, queue, recovery, retention, verifying
 
 
 @task(queue_name="provider")
@@ -38,5 +39,14 @@ def sweep() -> None:
     week."""
     recovery.sweep()
     call_command("prune_db_task_results", min_age_days=7, queue_name="*", verbosity=0)
+    retention.schedule()  # the daily retention pass, kept coming
     if recovery.in_flight():
         queue.schedule_sweep()
+
+
+@task(queue_name="housekeeping")
+def retention_pass() -> None:
+    """Daily: apply the retention periods (see verification.retention), and come
+    back tomorrow."""
+    retention.apply_retention()
+    retention.schedule()

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from verification import gate, kredibel, outbox, tasks
+from verification import crypto, gate, kredibel, outbox, tasks
 from verification.durable import durably
 from verification.models import Attempt, ProviderCall
 from verification.retry_policy import RetryPolicy
@@ -78,7 +78,11 @@ def verify_attempt(*, attempt_id: int, policy: RetryPolicy | None = None) -> Non
     if claim is None:
         return
     attempt = Attempt.objects.select_related("applicant").get(pk=attempt_id)
-    request = issuance_request(attempt)
+    try:
+        request = issuance_request(attempt)
+    except crypto.Undecryptable as error:
+        refuse_unreadable(claim=claim, error=error, now=policy.clock())
+        return
     call = ProviderCall.objects.create(attempt=attempt, started_at=policy.clock())
     outcome = call_provider(request)
     settle(claim=claim, call=call, outcome=outcome, policy=policy)
@@ -136,6 +140,11 @@ def _come_back_later(attempt_id: int, now: datetime) -> None:
 
 
 def issuance_request(attempt: Attempt) -> kredibel.IssuanceRequest:
+    """What the provider is sent, decrypted. Raises crypto.Undecryptable when a
+    value or a photo cannot be decrypted with the configured keys."""
+    unreadable = attempt.unreadable_fields() + attempt.applicant.unreadable_fields()
+    if unreadable or attempt.birth_date is None:
+        raise crypto.Undecryptable("cannot decrypt " + ", ".join(unreadable))
     with (
         attempt.face_image.open("rb") as face,
         attempt.identity_image.open("rb") as ktp,
@@ -149,6 +158,29 @@ def issuance_request(attempt: Attempt) -> kredibel.IssuanceRequest:
         phone_number=attempt.phone_number,
         face_image=face_bytes,
         identity_image=ktp_bytes,
+    )
+
+
+def refuse_unreadable(
+    *, claim: Claim, error: crypto.Undecryptable, now: datetime
+) -> None:
+    """Never pay for a request made of values that could not be decrypted: the
+    attempt fails as a configuration problem, without a call."""
+    with transaction.atomic():
+        held = (
+            Attempt.objects.select_for_update()
+            .filter(pk=claim.attempt_id, lease_token=claim.lease)
+            .first()
+        )
+        if held is not None:
+            held.fail(Attempt.Failure.CONFIGURATION, now=now)
+            held.save()
+            outbox.queue_outcome_email(held)
+    logger.error(
+        "Attempt %s was not sent: its stored data cannot be decrypted (%s). Check "
+        "FIELD_ENCRYPTION_KEYS.",
+        claim.code,
+        error,
     )
 
 

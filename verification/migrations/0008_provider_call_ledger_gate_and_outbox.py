@@ -25,7 +25,7 @@ def open_the_gate(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0004_failure_configuration'),
+        ('verification', '0007_append_only_triggers'),
     ]
 
     operations = [
@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('outcome', 'Outcome'), ('decision', "Reviewer's decision")], max_length=10, verbose_name='kind')),
                 ('about', models.CharField(choices=[('queued', 'Queued'), ('verifying', 'Verifying'), ('verified', 'Verified'), ('not_verified', 'Not verified'), ('needs_review', 'Needs review'), ('failed', 'Failed'), ('approved', 'Approved'), ('rejected', 'Rejected')], max_length=20, verbose_name='about')),
-                ('state', models.CharField(choices=[('pending', 'Waiting to be sent'), ('sending', 'Being sent'), ('sent', 'Sent'), ('failed', 'Gave up'), ('superseded', 'Not sent: a newer outcome followed')], default='pending', max_length=12, verbose_name='state')),
+                ('state', models.CharField(choices=[('pending', 'Waiting to be sent'), ('sending', 'Being sent'), ('sent', 'Sent'), ('failed', 'Gave up'), ('superseded', 'Not sent: a newer outcome followed'), ('erased', 'Not sent: the address was erased')], default='pending', max_length=12, verbose_name='state')),
                 ('tries', models.PositiveSmallIntegerField(default=0, verbose_name='tries')),
                 ('next_try_at', models.DateTimeField(blank=True, null=True, verbose_name='next try at')),
                 ('claimed_until', models.DateTimeField(blank=True, editable=False, null=True)),

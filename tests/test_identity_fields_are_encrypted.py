@@ -1,0 +1,176 @@
+"""Every field of our models that can hold identity data is encrypted, and a new one
+cannot slip in: each field that stores text, dates, JSON or files must be either
+encrypted (or an encrypted photo) or named here as holding no identity data."""
+
+from __future__ import annotations
+
+import re
+
+from django.apps import apps
+from django.db import models
+
+from verification.fields import BlindIndexField, EncryptedMixin
+from verification.storage import EncryptedStorageMixin
+
+# Fields that hold no identity data, with the reason. A new field that stores
+# values is either encrypted or added here after the same thought.
+NOT_IDENTITY = {
+    "onboarding.PendingPhoto.token": "random token",
+    "onboarding.PendingPhoto.browser": "random browser id",
+    "onboarding.PendingPhoto.kind": "which photo",
+    "onboarding.PendingPhoto.created_at": "time",
+    "onboarding.Handoff.created_at": "time",
+    "onboarding.Handoff.opened_by": "random browser id",
+    "verification.Applicant.nik_masked": "10 of 16 digits, the audit record's",
+    "verification.Applicant.created_at": "time",
+    "verification.Applicant.redacted_at": "time",
+    "verification.Attempt.status": "state",
+    "verification.Attempt.consent_version": "privacy notice version",
+    "verification.Attempt.consented_at": "time",
+    "verification.Attempt.language": "language",
+    "verification.Attempt.provider_id": "provider's id",
+    "verification.Attempt.reference_id": "provider's id",
+    "verification.Attempt.reject_fields": "field names",
+    "verification.Attempt.error_id": "provider's id",
+    "verification.Attempt.failure": "state",
+    "verification.Attempt.provider_field_errors": "provider's messages about "
+    "the format of our request, redacted with the attempt",
+    "verification.Attempt.next_try_at": "time",
+    "verification.Attempt.lease_expires_at": "time",
+    "verification.Attempt.browser": "random browser id",
+    "verification.Attempt.created_at": "time",
+    "verification.Attempt.updated_at": "time",
+    "verification.Attempt.finished_at": "time",
+    "verification.Attempt.photos_deleted_at": "time",
+    "verification.Attempt.redacted_at": "time",
+    "verification.Attempt.assigned_at": "time",
+    "verification.ProviderCall.started_at": "time",
+    "verification.ProviderCall.outcome": "state",
+    "verification.ProviderCall.charged": "state",
+    "verification.ProviderCall.error_id": "provider's id",
+    "verification.ProviderCall.error_type": "provider's error type",
+    "verification.ProviderCall.finished_at": "time",
+    "verification.ProviderCall.provider_id": "provider's id",
+    "verification.ProviderCall.reference_id": "provider's id",
+    "verification.ProviderCall.answer": "the provider's answer as kredibel keeps it: "
+    "ids, status, error ids and rejected field names, never our request",
+    "verification.ProviderGate.open_until": "time",
+    "verification.ProviderGate.probe_until": "time",
+    "verification.ProviderGate.updated_at": "time",
+    "verification.OutboxEmail.kind": "which email",
+    "verification.OutboxEmail.about": "state",
+    "verification.OutboxEmail.state": "state",
+    "verification.OutboxEmail.next_try_at": "time",
+    "verification.OutboxEmail.claimed_until": "time",
+    "verification.OutboxEmail.last_error": "the failure's kind, never its text",
+    "verification.OutboxEmail.created_at": "time",
+    "verification.OutboxEmail.sent_at": "time",
+    "verification.ReviewDecision.decision": "state",
+    "verification.ReviewDecision.reason": "reason code",
+    "verification.ReviewDecision.note": "reviewer's text; append-only, so "
+    "redacted (blanked) with the attempt rather than encrypted",
+    "verification.ReviewDecision.applicant_message": "as the note",
+    "verification.ReviewDecision.decided_at": "time",
+    "verification.ReviewDecision.redacted_at": "time",
+    "verification.ImageAccess.image": "which photo",
+    "verification.ImageAccess.accessed_at": "time",
+    "verification.DataSubjectRequest.kind": "request kind",
+    "verification.DataSubjectRequest.masked_nik": "as Applicant.nik_masked",
+    "verification.DataSubjectRequest.reference": "ticket number, no personal data",
+    "verification.DataSubjectRequest.performed_by_name": "staff member",
+    "verification.DataSubjectRequest.performed_at": "time",
+    "verification.DataSubjectRequest.counts": "counts",
+    "verification.RetentionRun.started_at": "time",
+    "verification.RetentionRun.finished_at": "time",
+    "verification.RetentionRun.periods": "settings",
+}
+# Names that mean identity data: never acceptable in plain, whatever the list says.
+IDENTITY_NAME = re.compile(
+    r"nik|name|birth|email|phone|address|face|identity|ktp|photo"
+)
+MASKED_OR_STAFF = {
+    "verification.Applicant.nik_masked",
+    "verification.DataSubjectRequest.masked_nik",
+    "verification.DataSubjectRequest.performed_by_name",
+}
+VALUE_FIELDS = (
+    models.CharField,
+    models.TextField,
+    models.DateField,
+    models.JSONField,
+    models.FileField,
+)
+
+
+def our_value_fields() -> list[tuple[str, models.Field]]:
+    fields: list[tuple[str, models.Field]] = []
+    for config in (
+        apps.get_app_config("onboarding"),
+        apps.get_app_config("verification"),
+    ):
+        for model in config.get_models():
+            if model._meta.proxy:
+                continue
+            for field in model._meta.concrete_fields:
+                if isinstance(field, VALUE_FIELDS) and not isinstance(
+                    field, models.UUIDField
+                ):
+                    fields.append((f"{model._meta.label}.{field.name}", field))
+    return fields
+
+
+def protected(field: models.Field) -> bool:
+    if isinstance(field, EncryptedMixin | BlindIndexField):
+        return True
+    return isinstance(field, models.FileField) and isinstance(
+        field.storage, EncryptedStorageMixin
+    )
+
+
+def test_every_field_that_stores_values_is_encrypted_or_holds_no_identity_data():
+    unclassified = [
+        name
+        for name, field in our_value_fields()
+        if not protected(field) and name not in NOT_IDENTITY
+    ]
+
+    assert unclassified == [], (
+        "These fields store values in plain: encrypt them (verification.fields) "
+        "or, if they hold no identity data, list them in NOT_IDENTITY."
+    )
+
+
+def test_no_field_named_for_identity_data_is_stored_in_plain():
+    plain = [
+        name
+        for name, field in our_value_fields()
+        if not protected(field)
+        and IDENTITY_NAME.search(field.name)
+        # Moments (photos_deleted_at) and the masked NIK of the audit record.
+        and not (isinstance(field, models.DateTimeField) and name.endswith("_at"))
+        and name not in MASKED_OR_STAFF
+    ]
+
+    assert plain == []
+
+
+def test_the_identity_fields_are_the_encrypted_ones():
+    encrypted = {name for name, field in our_value_fields() if protected(field)}
+
+    assert {
+        "verification.Applicant.nik",
+        "verification.Attempt.full_name",
+        "verification.Attempt.birth_date",
+        "verification.Attempt.email_address",
+        "verification.Attempt.phone_number",
+        "verification.Attempt.face_image",
+        "verification.Attempt.identity_image",
+        "onboarding.PendingPhoto.image",
+        "onboarding.Handoff.values",
+    } <= encrypted
+
+
+def test_the_list_of_plain_fields_names_only_fields_that_exist():
+    existing = {name for name, _ in our_value_fields()}
+
+    assert set(NOT_IDENTITY) - existing == set()
