@@ -10,6 +10,7 @@ import logging
 import re
 
 import pytest
+from requests.adapters import HTTPAdapter
 
 from tests.kredibel_payloads import (
     API_KEY,
@@ -198,7 +199,9 @@ def test_it_reuses_one_session_and_one_connection_across_calls(sandbox_url):
     client.issue_certificate(issuance_request())
 
     assert client._session is session
-    pools = session.get_adapter(sandbox_url).poolmanager.pools
+    adapter = session.get_adapter(sandbox_url)
+    assert isinstance(adapter, HTTPAdapter)
+    pools = adapter.poolmanager.pools
     # urllib3's pool container refuses plain iteration; keys() is its way.
     [pool] = [pools[key] for key in pools.keys()]  # noqa: SIM118
     assert pool.num_requests == 2

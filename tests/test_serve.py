@@ -74,6 +74,7 @@ def test_ctrl_c_stops_the_web_server_and_the_worker_it_started(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert serve.stdout is not None
     try:
         announced = serve.stdout.readline()
         url = f"http://127.0.0.1:{port}/"

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -96,6 +97,7 @@ def test_a_rate_limit_waits_at_least_as_long_as_the_provider_asks(
     attempt = Attempt.objects.get()
     assert attempt.status == Status.QUEUED
     assert attempt.calls.get().outcome == Outcome.RATE_LIMITED
+    assert attempt.next_try_at is not None
     wait = attempt.next_try_at - timezone.now()
     assert timedelta(seconds=110) < wait <= timedelta(seconds=120)
 
@@ -204,7 +206,7 @@ def test_an_answer_that_cannot_be_read_is_not_repeated(sandbox, settings, applic
 
 def submit_directly(**overrides) -> Attempt:
     """An attempt stored without the form's checks, as a defect of ours would."""
-    values = {
+    values: dict[str, Any] = {
         "nik": "1234567890123456",
         "full_name": "ASEP SUPRIYADI",
         "birth_date": timezone.localdate().replace(year=1990),
@@ -408,6 +410,7 @@ def test_a_wild_retry_after_is_capped(sandbox, settings):
 
     attempt.refresh_from_db()
     assert attempt.status == Status.QUEUED
+    assert attempt.next_try_at is not None
     assert attempt.next_try_at - timezone.now() <= timedelta(
         seconds=tasks.RETRY_AFTER_CAP_SECONDS
     )

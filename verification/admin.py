@@ -19,12 +19,16 @@ import copy
 import csv
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.main import IS_FACETS_VAR, SEARCH_VAR, ChangeList
+
+# django-stubs does not declare IS_FACETS_VAR (Django 5.0+).
+from django.contrib.admin.views.main import IS_FACETS_VAR, SEARCH_VAR, ChangeList  # type: ignore[attr-defined]
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import (
@@ -53,12 +57,30 @@ from verification.models import (
     nik_digest,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise, WithAnnotations
+
+    class _DecidedBy(TypedDict):
+        decided_by: str | None
+
+    class _AttemptCount(TypedDict):
+        attempt_count: int
+
+
 Status = Attempt.Status
 # The photo names in image URLs, and the attempt field each one serves.
-IMAGE_FIELDS = {
+IMAGE_FIELDS: dict[str, str] = {
     ImageAccess.Image.FACE: "face_image",
     ImageAccess.Image.IDENTITY: "identity_image",
 }
+
+
+def reviewer(request: HttpRequest) -> User:
+    """The logged-in user behind an admin view (the admin site lets nobody else
+    reach one)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
 
 
 def age(since: datetime) -> str:
@@ -148,7 +170,7 @@ class SealedSearchChangeList(ChangeList):
         return lookup_params
 
 
-class SealedSearch:
+class SealedSearch(admin.ModelAdmin):
     """Search terms may be a NIK, an email address or a phone number, so none may
     reach a URL (nor the browser history and access logs that keep URLs). A search
     from the search box is kept in the reviewer's session under a random key, and
@@ -165,11 +187,14 @@ class SealedSearch:
         key = request.GET.get(SEALED_SEARCH_VAR)
         if key is not None:
             term = request.session.get(SEALED_SEARCHES, {}).get(key)
-            request.GET = request.GET.copy()
-            del request.GET[SEALED_SEARCH_VAR]
+            query = request.GET.copy()
+            del query[SEALED_SEARCH_VAR]
             if term is not None:
-                request.GET[SEARCH_VAR] = term
-                request.sealed_search_key = key
+                query[SEARCH_VAR] = term
+                # Read back by get_preserved_filters, for the links it makes.
+                request.sealed_search_key = key  # type: ignore[attr-defined]
+            # The changelist reads its parameters from request.GET.
+            request.GET = query  # type: ignore[assignment]
         return super().changelist_view(request, extra_context)
 
     def _seal(self, request: HttpRequest, data) -> HttpResponseRedirect:
@@ -312,7 +337,9 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
         return queryset.filter(reviews.attempt_search(search_term)), False
 
     @admin.display(description=_("review state"))
-    def review_state(self, attempt: Attempt) -> str:
+    def review_state(
+        self, attempt: WithAnnotations[Attempt, _DecidedBy]
+    ) -> StrOrPromise:
         if attempt.status == Status.NEEDS_REVIEW:
             if attempt.assigned_to:
                 return _("Taken by %(user)s") % {
@@ -440,7 +467,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
                 data = handle.read()
         except (FileNotFoundError, ValueError) as missing:
             raise Http404 from missing
-        ImageAccess.objects.create(user=request.user, attempt=attempt, image=kind)
+        ImageAccess.objects.create(user=reviewer(request), attempt=attempt, image=kind)
         response = HttpResponse(data, content_type="image/jpeg")
         response["Cache-Control"] = "no-store, private"
         response["X-Content-Type-Options"] = "nosniff"
@@ -460,7 +487,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
 
     def _take(self, request: HttpRequest, object_id: int) -> HttpResponse:
         attempt = self._decidable(request, object_id)
-        if reviews.take_case(attempt=attempt, reviewer=request.user):
+        if reviews.take_case(attempt=attempt, reviewer=reviewer(request)):
             self.log_change(request, attempt, gettext("Took the case."))
             messages.success(request, _("The case is yours: decide it when ready."))
         else:
@@ -475,7 +502,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
 
     def _release(self, request: HttpRequest, object_id: int) -> HttpResponse:
         attempt = self._decidable(request, object_id)
-        if reviews.release_case(attempt=attempt, reviewer=request.user):
+        if reviews.release_case(attempt=attempt, reviewer=reviewer(request)):
             self.log_change(request, attempt, gettext("Released the case."))
             messages.success(request, _("The case is back in the queue."))
         else:
@@ -498,7 +525,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
             return response
         try:
             decision = reviews.decide(
-                attempt=attempt, reviewer=request.user, **form.cleaned_data
+                attempt=attempt, reviewer=reviewer(request), **form.cleaned_data
             )
         except reviews.DecisionRefused:
             messages.error(
@@ -561,7 +588,7 @@ class ReviewCaseAdmin(AttemptColumns, ReadOnlyAdmin):
     def take_cases(self, request: HttpRequest, queryset: QuerySet) -> None:
         cases = list(queryset)
         taken = sum(
-            reviews.take_case(attempt=attempt, reviewer=request.user)
+            reviews.take_case(attempt=attempt, reviewer=reviewer(request))
             for attempt in cases
         )
         refused = len(cases) - taken
@@ -623,7 +650,9 @@ class ApplicantAdmin(SealedSearch, ReadOnlyAdmin):
         return applicant.masked_nik
 
     @admin.display(description=_("attempts"), ordering="attempt_count")
-    def attempt_count(self, applicant: Applicant) -> int:
+    def attempt_count(
+        self, applicant: WithAnnotations[Applicant, _AttemptCount]
+    ) -> int:
         return applicant.attempt_count
 
     @admin.display(description=_("attempts"))

@@ -450,14 +450,15 @@ def _after_error(
 ) -> Attempt | None:
     """Apply the retry policy to a failed call. Returns the updated attempt, or
     None when this worker no longer holds it (recovery has taken over)."""
-    attempt = (
+    held = (
         Attempt.objects.select_for_update()
         .filter(pk=attempt.pk, lease_token=lease)
         .first()
     )
-    if attempt is None:
+    if held is None:
         logger.warning("A failed call came back after its attempt was taken over.")
         return None
+    attempt = held
     attempt.error_id = (error.error_id or attempt.error_id)[:64]
     logger.warning(
         "Attempt %s: provider call failed (%s, HTTP %s, retryable=%s).",
