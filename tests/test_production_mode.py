@@ -57,9 +57,9 @@ def test_the_deploy_check_asks_for_a_nik_lookup_key_of_its_own(tmp_path):
         tmp_path=tmp_path,
     )
 
-    assert "onboarding.W001" in without.stderr
+    assert "verification.W001" in without.stderr
     assert "NIK_LOOKUP_KEY" in without.stderr
-    assert "onboarding.W001" not in with_key.stderr
+    assert "verification.W001" not in with_key.stderr
 
 
 # Whether the sandbox is routed, installed and imported (after loading every URL and

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class VerificationConfig(AppConfig):
     name = "verification"
     verbose_name = _("Identity verification")
+
+    def ready(self) -> None:
+        from verification import checks  # noqa: F401 (registers the checks)

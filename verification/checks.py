@@ -1,4 +1,5 @@
-"""System checks for a production deployment (`manage.py check --deploy`)."""
+"""Identity verification's checks for a production deployment (`manage.py check
+--deploy`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,6 @@ def nik_lookup_key_check(app_configs, **kwargs) -> list[Warning]:
             hint="Set NIK_LOOKUP_KEY to its own random value before the first "
             "applicant arrives, and never change it: rotating SECRET_KEY would "
             "otherwise lose every applicant's history and reset the per-NIK limits.",
-            id="onboarding.W001",
+            id="verification.W001",
         )
     ]
