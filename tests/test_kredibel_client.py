@@ -85,7 +85,7 @@ def test_it_returns_the_documented_verdict_for_each_seed_nik(
     assert result.reference_id.startswith("ref_certel#")
     assert result.message == "Certificate electronic verification has been done"
     assert result.http_status == 200
-    assert 0 < result.duration < 30
+    assert result.duration > 0  # measured, for the call's record
 
 
 def test_it_gets_a_fresh_provider_id_for_every_call(sandbox_url):
