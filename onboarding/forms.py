@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -119,7 +120,9 @@ class RegistrationForm(forms.Form):
         problems = nik.structure_errors(value)
         if problems and settings.NIK_STRUCTURE_CHECK == "block":
             raise ValidationError(problems)
-        self.nik_warnings = [message for error in problems for message in error]
+        self.nik_warnings = [
+            message for error in problems for message in error.messages
+        ]
         return value
 
     def clean_fullName(self) -> str:
@@ -151,11 +154,12 @@ class RegistrationForm(forms.Form):
             )
         else:
             token = self.data.get(f"{kind}Photo", "")
-            photo = PendingPhoto.find(token, browser=self.browser, kind=kind)
-            if photo is None:
+            found = PendingPhoto.find(token, browser=self.browser, kind=kind)
+            if found is None:
                 raise ValidationError(
                     self.missing_photo_messages[kind], code="required"
                 )
+            photo = found
         self.photos[kind] = photo
         return photo
 
@@ -167,7 +171,8 @@ class RegistrationForm(forms.Form):
     # The whole form ---------------------------------------------------------------
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         value, birth_date = cleaned.get("identityId"), cleaned.get("birthDate")
         if value and birth_date:
             self.birth_date_mismatch = not nik.birth_date_matches(value, birth_date)
@@ -219,7 +224,8 @@ class RegistrationForm(forms.Form):
         any that are not valid), so that the form shown again keeps them."""
         tokens = self.photo_tokens()
         if self.is_bound:
-            data = self.data.copy()
+            data = QueryDict(mutable=True)
+            data.update(self.data)
             for kind in self.PHOTO_FIELDS:
                 data[f"{kind}Photo"] = tokens.get(f"{kind}Photo", "")
             self.data = data

@@ -254,8 +254,8 @@ class _Decoded:
         than `min_size`), upright, without `info`."""
         crop_w, crop_h = self.crop_size
         upright_size = _output_size(crop_w, crop_h, long_side, self.scale, min_size)
-        box_w, box_h = (crop_h, crop_w) if self.swaps_axes else (crop_w, crop_h)
-        box_w, box_h = box_w * self.scale, box_h * self.scale
+        box = (crop_h, crop_w) if self.swaps_axes else (crop_w, crop_h)
+        box_w, box_h = box[0] * self.scale, box[1] * self.scale
         left = (self.pixels.width - box_w) / 2
         top = (self.pixels.height - box_h) / 2
         out = self.pixels.resize(

@@ -248,7 +248,7 @@ def render_form(
         except (Http404, ValueError):
             retry_of = None
     fix = fields_to_fix(retry_of) if retry_of else set()
-    elsewhere = bool(retry_of) and retry_of.browser != browser_id(request)
+    elsewhere = retry_of is not None and retry_of.browser != browser_id(request)
     if retry_of and (elsewhere or not fix):
         # Everything is asked again: the provider named nothing we can ask for, or
         # the form is on another device than the application was sent from.

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from django.test import Client
+
+from tests.production import PRODUCTION_ENV, manage
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +39,26 @@ def applicant() -> Client:
     """An applicant's browser, reading the site in English."""
     client = Client(headers={"accept-language": "en"})
     return client
+
+
+@pytest.fixture(scope="session")
+def _migrated_production_database(tmp_path_factory) -> Path:
+    """One SQLite database migrated in production mode, made once per run."""
+    directory = tmp_path_factory.mktemp("production")
+    database = directory / "db.sqlite3"
+    env = {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{database}"}
+    result = manage("migrate", "-v", "0", env=env, tmp_path=directory)
+    assert result.returncode == 0, result.stderr
+    return database
+
+
+@pytest.fixture
+def production_env(_migrated_production_database, tmp_path) -> dict[str, str]:
+    """The environment of production mode, with this test's own copy of a migrated
+    SQLite database at tmp_path / "db.sqlite3" (for `tests.production.manage`)."""
+    database = tmp_path / "db.sqlite3"
+    shutil.copyfile(_migrated_production_database, database)
+    return {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{database}"}
 
 
 def pytest_sessionfinish(session, exitstatus):

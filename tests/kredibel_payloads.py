@@ -1,5 +1,6 @@
 """Test helpers for the Kredibel client and sandbox: valid requests, images of any
-size, the standalone sandbox served in a thread, and a canned HTTP server.
+size, the standalone sandbox served in a thread, the sandbox's sense of time held in
+the test's hands, and a canned HTTP server.
 
 Images are made once per test session (functools.cache) and padded to an exact byte
 size with comment segments (JPEG) or an ancillary chunk (PNG), so a limit like
@@ -214,8 +215,48 @@ def html(size: int = MIN_IMAGE_BYTES) -> bytes:
     return head + b"x" * (size - len(head) - len(tail)) + tail
 
 
+class SandboxClock:
+    """A sandbox's clock and sleep in the test's hands: time moves only when the
+    test moves it, and a sleep records what the sandbox would have waited (and
+    moves the clock that far) instead of waiting.
+
+    Sandbox(clock=clock, sleep=clock.sleep)
+    """
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class HeldAnswers:
+    """A sandbox sleep that holds each answer until the test lets it go (or a
+    minute passes), recording what the sandbox was asked to wait: a stall as
+    long as the test needs, without a fixed wait.
+
+    Sandbox(sleep=held); ...; held.release()
+    """
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self._released = threading.Event()
+
+    def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        self._released.wait(timeout=60)
+
+    def release(self) -> None:
+        self._released.set()
+
+
 @contextlib.contextmanager
-def _serving(server: socketserver.BaseServer) -> Iterator[str]:
+def _serving(server: socketserver.TCPServer) -> Iterator[str]:
     """Run `server` (bound to a local port) in a thread; yield its base URL and
     stop it on exit."""
     thread = threading.Thread(

@@ -43,3 +43,11 @@ def text_of(response) -> str:
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
     text = re.sub(r"<[^>]+>", " ", html)
     return " ".join(unescape(text).split())
+
+
+def matched(pattern: str, html: str, group: int = 0, flags: int = 0) -> str:
+    """The text `pattern` matches in `html` (or its `group`); fails the test,
+    showing the pattern, when there is no match."""
+    found = re.search(pattern, html, flags)
+    assert found, f"nothing matches {pattern!r}"
+    return found.group(group)

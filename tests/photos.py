@@ -13,6 +13,7 @@ import struct
 import zlib
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -114,7 +115,7 @@ def phone_jpeg(
     *,
     orientation: int | None = None,
     markers: bool = False,
-    **params: object,
+    **params: Any,
 ) -> bytes:
     """A camera-like JPEG whose upright picture is `size`."""
     return encode(scene(size, markers=markers), orientation=orientation, **params)

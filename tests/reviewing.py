@@ -133,3 +133,12 @@ def make_attempt(
 
 def admin_url(name: str, *args: object) -> str:
     return reverse(f"admin:verification_{name}", args=args)
+
+
+def holder(attempt: Attempt) -> str | None:
+    """The username of the reviewer holding `attempt`, as the database has it now."""
+    return (
+        Attempt.objects.filter(pk=attempt.pk)
+        .values_list("assigned_to__username", flat=True)
+        .get()
+    )

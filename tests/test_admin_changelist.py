@@ -16,7 +16,7 @@ from django.utils import timezone
 from tests.pages import text_of
 from tests.reviewing import admin_url, make_attempt, make_user
 from verification import reviews
-from verification.models import Attempt, ImageAccess, ReviewDecision
+from verification.models import ImageAccess, ReviewDecision
 
 pytestmark = pytest.mark.django_db
 
@@ -272,11 +272,26 @@ def test_the_index_shows_todays_attempts_and_the_pending_reviews(logged_in):
     assert "Review queue" in page
 
 
-def test_the_queue_is_a_clearly_named_entry_on_the_index(logged_in):
-    response = logged_in.get("/admin/")
+def test_the_queue_is_a_clearly_named_entry_on_the_index_that_opens_the_cases(
+    logged_in, reviewer
+):
+    older = make_attempt(age=timedelta(hours=5))
+    newer = make_attempt(age=timedelta(hours=1), assigned_to=reviewer)
+    make_attempt(status="verified")
+    queue = admin_url("reviewcase_changelist")
 
-    assert admin_url("reviewcase_changelist") in response.content.decode()
-    assert Attempt.objects.count() == 0
+    index = logged_in.get("/admin/").content.decode()
+    opened = logged_in.get(queue)
+
+    assert f'<a href="{queue}">Review queue</a>' in index
+    assert f'<a class="button" href="{queue}">Open the review queue</a>' in index
+    assert [case.pk for case in opened.context["cl"].result_list] == [
+        older.pk,
+        newer.pk,
+    ]
+    rows = text_of(opened)
+    assert older.applicant.masked_nik in rows
+    assert newer.applicant.masked_nik in rows
 
 
 def test_a_search_term_never_stays_in_a_url(logged_in):

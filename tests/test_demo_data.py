@@ -1,5 +1,6 @@
 """`manage.py demo_data`: a local database filled with attempts in every state,
-made through the real flow against an in-process sandbox."""
+made through the real flow against an in-process sandbox. (That production mode
+refuses it is in test_production_mode.)"""
 
 from __future__ import annotations
 
@@ -105,15 +106,6 @@ def test_its_review_cases_link_to_others_and_the_demo_reviewer_can_work_them(
     assert "2 cases waiting for a decision" in queue
     assert "123456******1116" in queue
     assert "123456******1118" in queue
-
-
-def test_it_refuses_to_run_in_production_mode(settings):
-    settings.PRODUCTION = True
-
-    with pytest.raises(CommandError, match="production mode refuses"):
-        call_command("demo_data", stdout=StringIO())
-
-    assert not Attempt.objects.exists()
 
 
 def test_it_stops_before_a_sandbox_nik_runs_out_of_daily_attempts(settings):

@@ -165,9 +165,7 @@ def test_an_email_whose_task_was_lost_is_queued_again_by_the_sweep(sandbox):
     assert len(mail.outbox) == 1
 
 
-def test_an_email_waiting_for_an_address_that_was_erased_is_not_sent(
-    sandbox, settings
-):
+def test_an_email_waiting_for_an_address_that_was_erased_is_not_sent(sandbox, settings):
     smtp_at(settings, closed_port())
     attempt = stored_attempt()
     run_worker()

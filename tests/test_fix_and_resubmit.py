@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from onboarding.models import PendingPhoto
 from tests.applying import submit
-from tests.pages import form_fields, text_of
+from tests.pages import form_fields, matched, text_of
 from tests.photos import phone_jpeg
 from tests.worker import run_worker
 from verification.models import Applicant, Attempt
@@ -41,7 +41,7 @@ def content(image) -> bytes:
 
 def fix_section(response) -> str:
     html = response.content.decode()
-    return re.search(r'<section class="fix">(.*?)</section>', html, re.S).group(1)
+    return matched(r'<section class="fix">(.*?)</section>', html, 1, re.S)
 
 
 def test_a_rejected_selfie_asks_only_for_a_new_selfie(sandbox, applicant):
@@ -128,6 +128,7 @@ def test_a_corrected_nik_sends_the_fix_under_that_nik(sandbox, applicant):
 def test_only_the_applicants_browser_opens_the_fix_form(sandbox, applicant, client):
     first = rejected(applicant, "1234567890111114")
 
+    assert 'name="faceImage"' in fix_section(open_fix_form(applicant, first))
     assert client.get(f"/register/retry/{first.code}/").status_code == 404
 
 

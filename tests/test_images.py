@@ -5,6 +5,7 @@ import io
 import random
 from collections.abc import Callable
 from functools import cache
+from typing import IO
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -25,7 +26,7 @@ from tests.photos import (
     scene,
 )
 
-Prepare = Callable[[bytes], PreparedImage]
+Prepare = Callable[[bytes | IO[bytes]], PreparedImage]
 
 SELFIE = pytest.param(prepare_selfie, id="selfie")
 IDENTITY = pytest.param(prepare_identity, id="ktp")
@@ -61,8 +62,9 @@ def assert_ready_for_provider(prepared: PreparedImage, prepare: Prepare) -> Imag
     return decoded
 
 
-def refusal_code(prepare: Prepare, source: bytes | io.IOBase) -> str:
+def refusal_code(prepare: Prepare, source: bytes | IO[bytes] | io.IOBase) -> str:
     with pytest.raises(ValidationError) as excinfo:
+        # A raw stream stands in for an upload: preparation only calls read().
         prepare(source)  # type: ignore[arg-type]
     assert excinfo.value.messages  # a message the applicant can read
     return str(excinfo.value.code)

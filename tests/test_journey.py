@@ -81,6 +81,8 @@ def test_each_seed_nik_reaches_its_documented_outcome(
 def test_the_status_page_is_not_shown_to_another_browser(sandbox, applicant, client):
     sent = submit(applicant)
 
+    assert "We are checking your identity" in text_of(applicant.get(sent["Location"]))
+    assert applicant.get(sent["Location"] + "poll").json()["status"] == "queued"
     assert client.get(sent["Location"]).status_code == 404
     assert client.get(sent["Location"] + "poll").status_code == 404
 

@@ -1,23 +1,26 @@
 """Every way a call can fail becomes the right typed error, with the right
-`retryable` and `may_have_been_charged`: faults of the mounted sandbox over a real
-socket, real network failures on local ports, and a canned server for answers the
-sandbox never gives."""
+`retryable` and `may_have_been_charged`: faults of the sandbox over a real socket
+(the mounted one, or the stand-alone one where the test holds the sandbox's clock),
+real network failures on local ports, and a canned server for answers the sandbox
+never gives."""
 
 from __future__ import annotations
 
 import datetime
 import email.utils
-import time
 
 import pytest
 
 from tests.kredibel_payloads import (
     API_KEY,
     Canned,
+    HeldAnswers,
+    SandboxClock,
     closed_port,
     full_listen_queue,
     issuance_request,
     serve_canned,
+    serve_sandbox,
 )
 from verification.kredibel import (
     ConnectionFailed,
@@ -31,7 +34,8 @@ from verification.kredibel import (
     get_client,
     parse_retry_after,
 )
-from verification.sandbox.answers import MALFORMED_BODIES
+from verification.sandbox.answers import MALFORMED_BODIES, Sandbox
+from verification.sandbox.faults import Faults
 
 
 @pytest.fixture
@@ -113,17 +117,27 @@ def test_a_429_is_rate_limited_with_retry_after_in_seconds(faults):
 
 
 def test_a_429_with_an_http_date_gives_the_seconds_until_then():
-    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
+    # HTTP-dates have whole seconds.
+    when = datetime.datetime.now(datetime.UTC).replace(
+        microsecond=0
+    ) + datetime.timedelta(seconds=30)
     canned = Canned(
         status=429,
         headers={"Retry-After": email.utils.format_datetime(when, usegmt=True)},
         body=b'{"message": "Slow down."}',
     )
 
-    with serve_canned(canned) as url, pytest.raises(RateLimited) as caught:
-        client_for(url).issue_certificate(issuance_request())
+    with serve_canned(canned) as url:
+        before = datetime.datetime.now(datetime.UTC)
+        with pytest.raises(RateLimited) as caught:
+            client_for(url).issue_certificate(issuance_request())
+        after = datetime.datetime.now(datetime.UTC)
 
-    assert 25 <= caught.value.retry_after <= 30
+    # Counted from the moment the answer was read: between the two readings.
+    assert caught.value.retry_after is not None
+    latest = (when - before).total_seconds()
+    earliest = (when - after).total_seconds()
+    assert earliest <= caught.value.retry_after <= latest
 
 
 @pytest.mark.parametrize(
@@ -156,42 +170,57 @@ def test_the_first_requests_fail_during_a_downtime_window_counted_in_requests(fa
     assert result.status is Status.VERIFIED
 
 
-def test_requests_fail_during_a_downtime_window_counted_in_seconds(faults):
-    faults(down_for_seconds=0.5, failure_status=500)
-    client = get_client()
+def test_requests_fail_during_a_downtime_window_counted_in_seconds():
+    clock = SandboxClock()
+    started = clock.now
+    faults = Faults(down_for_seconds=0.5, failure_status=500)
+    sandbox = Sandbox(api_key=API_KEY, faults=faults, clock=clock, sleep=clock.sleep)
 
-    started = time.monotonic()
-    with pytest.raises(ProviderError):
-        client.issue_certificate(issuance_request())
-    time.sleep(max(0.0, 0.6 - (time.monotonic() - started)))
-    result = client.issue_certificate(issuance_request())
+    with serve_sandbox(sandbox) as url:
+        client = client_for(url)
+        with pytest.raises(ProviderError) as caught:
+            client.issue_certificate(issuance_request())
+        clock.now = started + 0.5
+        result = client.issue_certificate(issuance_request())
 
+    assert caught.value.http_status == 500
+    assert caught.value.retryable
     assert result.status is Status.VERIFIED
 
 
-def test_a_stalled_answer_is_a_read_timeout_that_may_have_been_charged(
-    faults, live_server
-):
-    faults(stall=2.0)
-    client = client_for(live_server.url + "/sandbox", read_timeout=0.5)
+def test_a_stalled_answer_is_a_read_timeout_that_may_have_been_charged():
+    held = HeldAnswers()
+    sandbox = Sandbox(api_key=API_KEY, faults=Faults(stall=2.0), sleep=held)
 
-    with pytest.raises(ReadTimeout) as caught:
-        client.issue_certificate(issuance_request())
+    with serve_sandbox(sandbox) as url:
+        try:
+            # The sandbox holds the answer until released: only the client's own
+            # read timeout can end this call.
+            with pytest.raises(ReadTimeout) as caught:
+                client_for(url, read_timeout=0.5).issue_certificate(issuance_request())
+        finally:
+            held.release()
 
     error = caught.value
+    assert held.asked == [2.0]  # the request arrived: the provider may bill it
     assert error.outcome == "read_timeout"
     assert error.http_status is None
     assert error.retryable
     assert error.may_have_been_charged
-    assert error.duration >= 0.5  # it waited for the answer, then gave up
+    assert error.duration > 0  # measured, for the call's record
 
 
-def test_latency_is_added_to_every_answer(faults):
-    faults(latency=0.3)
+def test_an_answer_delayed_by_latency_is_still_a_result():
+    clock = SandboxClock()
+    sandbox = Sandbox(
+        api_key=API_KEY, faults=Faults(latency=0.3), clock=clock, sleep=clock.sleep
+    )
 
-    result = get_client().issue_certificate(issuance_request())
+    with serve_sandbox(sandbox) as url:
+        result = client_for(url).issue_certificate(issuance_request())
 
-    assert result.duration >= 0.3
+    assert clock.slept == [0.3]
+    assert result.status is Status.VERIFIED
 
 
 def test_a_malformed_success_is_a_malformed_response_that_may_have_been_charged(
@@ -282,7 +311,7 @@ def test_a_connection_that_cannot_be_made_in_time_is_a_connect_timeout():
     assert error.retryable
     assert not error.may_have_been_charged
     assert error.http_status is None
-    assert error.duration >= 0.2
+    assert error.duration > 0  # measured, for the call's record
 
 
 def test_a_refused_connection_is_a_retryable_failure_that_was_not_charged():

@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from onboarding.nik import (
     PROVINCE_CODES,
@@ -91,12 +92,13 @@ def test_it_refuses_a_nik_that_is_not_sixteen_ascii_digits(raw: str, code: str) 
 
 
 def test_it_tells_how_many_digits_were_entered() -> None:
-    with pytest.raises(ValidationError) as excinfo:
-        normalise_nik("3171 0115 0890 001")
+    # Read in English, whatever language an earlier test left active.
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as excinfo:
+            normalise_nik("3171 0115 0890 001")
+        messages = excinfo.value.messages
 
-    assert excinfo.value.messages == [
-        "Your NIK must have exactly 16 digits. You entered 15."
-    ]
+    assert messages == ["Your NIK must have exactly 16 digits. You entered 15."]
 
 
 @pytest.mark.parametrize(

@@ -1,45 +1,17 @@
-"""Production mode refuses to start half-configured, and never runs debug or the sandbox.
+"""Production mode refuses to start half-configured, never runs debug or the sandbox,
+and refuses the commands that make local demo data.
 
 Settings are read once per process, so each case starts its own `manage.py`.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+import sqlite3
+from contextlib import closing
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-PRODUCTION_ENV = {
-    "PRODUCTION": "true",
-    "SECRET_KEY": "a-long-random-production-secret-key-for-the-test-only-0123456789",
-    "ALLOWED_HOSTS": "onboarding.example.id",
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
-    "KREDIBEL_BASE_URL": "https://synapses.kredibel.example",
-    "KREDIBEL_API_KEY": "production-key",
-    "FIELD_ENCRYPTION_KEYS": "kVqh3C2yqGm6mWc3rS1kNq6XkVzTq6mB0q3b1o8C5yI=",
-    "NIK_LOOKUP_KEY": "a-separate-random-lookup-key-for-the-test-only",
-    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.id:587",
-}
-
-
-def manage(
-    *args: str, env: dict[str, str], tmp_path: Path
-) -> subprocess.CompletedProcess:
-    # A clean environment: nothing from the developer's shell leaks into the case.
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DATA_DIR": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), *args],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-    )
+from tests.production import PRODUCTION_ENV, manage
 
 
 @pytest.mark.parametrize("missing", sorted(PRODUCTION_ENV.keys() - {"PRODUCTION"}))
@@ -85,9 +57,9 @@ def test_the_deploy_check_asks_for_a_nik_lookup_key_of_its_own(tmp_path):
     )
     with_key = manage("check", "--deploy", env=PRODUCTION_ENV, tmp_path=tmp_path)
 
-    assert "onboarding.W001" in without.stderr
+    assert "verification.W001" in without.stderr
     assert "NIK_LOOKUP_KEY" in without.stderr
-    assert "onboarding.W001" not in with_key.stderr
+    assert "verification.W001" not in with_key.stderr
 
 
 @pytest.mark.parametrize(
@@ -190,3 +162,24 @@ def test_the_embedded_default_mounts_the_sandbox_with_debug_on(tmp_path):
     assert debug == "True"
     assert base_url == "http://127.0.0.1:8123/sandbox"
     assert database == str(tmp_path / "db.sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("demo_data", "demo_data is for local installs; production mode refuses it."),
+        ("demo_reviewer", "The demo reviewer is for local installs; production mode"),
+    ],
+)
+def test_the_demo_data_commands_refuse_production_mode_and_touch_nothing(
+    command, says, production_env, tmp_path
+):
+    result = manage(command, env=production_env, tmp_path=tmp_path)
+
+    assert result.returncode != 0
+    assert says in result.stderr
+    assert not (tmp_path / "demo-reviewer-password").exists()
+    with closing(sqlite3.connect(tmp_path / "db.sqlite3")) as database:
+        for table in ("auth_user", "verification_applicant", "verification_attempt"):
+            (rows,) = database.execute(f"SELECT count(*) FROM {table}").fetchone()
+            assert rows == 0, table

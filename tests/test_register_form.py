@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from onboarding.models import Handoff, PendingPhoto
 from tests.applying import details, submit
-from tests.pages import form_fields, text_of
+from tests.pages import form_fields, matched, text_of
 from tests.photos import phone_jpeg
 from verification.models import Attempt
 
@@ -47,7 +47,7 @@ def test_the_form_asks_for_the_provider_fields_with_plain_photo_inputs(applicant
     assert re.search(
         r'<input type="file" name="identityImage"[^>]*capture="environment"', html
     )
-    consent = re.search(r'<input type="checkbox" name="consent"[^>]*>', html).group(0)
+    consent = matched(r'<input type="checkbox" name="consent"[^>]*>', html)
     assert "checked" not in consent
     assert 'href="/privacy/"' in html
     assert 'enctype="multipart/form-data"' in html
@@ -342,9 +342,9 @@ def test_the_handoff_link_opens_the_same_form_on_one_phone(
     kept = form_fields(first.content.decode(), "data-register")
 
     page = applicant.post("/register/handoff/", kept)
-    link = re.search(
-        r'href="(http://testserver/continue/[^"]+)"', page.content.decode()
-    ).group(1)
+    link = matched(
+        r'href="(http://testserver/continue/[^"]+)"', page.content.decode(), 1
+    )
     path = link.removeprefix("http://testserver")
 
     assert "<svg" in page.content.decode()
@@ -363,9 +363,9 @@ def test_the_handoff_link_opens_the_same_form_on_one_phone(
 def test_an_expired_handoff_link_says_so(applicant, client, settings):
     settings.HANDOFF_LINK_MAX_AGE_MINUTES = -1
     page = applicant.post("/register/handoff/", {"fullName": "Asep"})
-    path = re.search(
-        r'href="http://testserver(/continue/[^"]+)"', page.content.decode()
-    ).group(1)
+    path = matched(
+        r'href="http://testserver(/continue/[^"]+)"', page.content.decode(), 1
+    )
 
     response = client.get(path)
 

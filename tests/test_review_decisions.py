@@ -15,7 +15,13 @@ from django.test import Client
 
 from tests.applying import submit
 from tests.pages import text_of
-from tests.reviewing import admin_url, make_attempt, make_user, reviewers_group
+from tests.reviewing import (
+    admin_url,
+    holder,
+    make_attempt,
+    make_user,
+    reviewers_group,
+)
 from tests.worker import run_worker
 from verification import reviews
 from verification.lookups import nik_digest
@@ -137,7 +143,7 @@ def test_an_approval_emails_the_applicant_with_the_message_but_not_the_note(clie
     assert response.status_code == 302
     attempt.refresh_from_db()
     assert attempt.status == "approved"
-    assert attempt.assigned_to.username == "rita"
+    assert holder(attempt) == "rita"
     (email,) = mail.outbox
     assert email.to == ["budi@example.com"]
     assert email.subject == "Your identity is verified"
@@ -332,8 +338,8 @@ def test_assign_to_me_from_the_queue_skips_cases_held_by_others(client):
     )
 
     assert "1 case(s) assigned to you; 1 held by others." in text_of(response)
-    assert Attempt.objects.get(pk=mine.pk).assigned_to.username == "rita"
-    assert Attempt.objects.get(pk=theirs.pk).assigned_to.username == "tono"
+    assert holder(mine) == "rita"
+    assert holder(theirs) == "tono"
 
 
 @pytest.mark.django_db

@@ -1,14 +1,21 @@
 """The sandbox's faults on demand: the answers each failure status gives, repeatable
-random failures, malformed successes; served over HTTP as `runsandbox` serves it."""
+random failures, downtime, delays, malformed successes; served over HTTP as
+`runsandbox` serves it. Time is the test's: the sandbox is handed a clock that moves
+when the test moves it and a sleep that records instead of waiting."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 
-from tests.kredibel_payloads import API_KEY, payload, post, serve_sandbox
+from tests.kredibel_payloads import (
+    API_KEY,
+    SandboxClock,
+    payload,
+    post,
+    serve_sandbox,
+)
 from verification.sandbox.answers import MALFORMED_BODIES, Sandbox
 from verification.sandbox.faults import Faults
 
@@ -86,22 +93,57 @@ def test_the_first_requests_fail_in_a_downtime_window_by_requests():
 
 
 def test_a_downtime_window_by_seconds_starts_with_the_sandbox():
-    body = payload()  # made before the window opens
-    sandbox = Sandbox(
-        api_key=API_KEY, faults=Faults(down_for_seconds=2.0, failure_status=503)
-    )
+    clock = SandboxClock()
+    started = clock.now
+    faults = Faults(down_for_seconds=2.0, failure_status=503)
+    sandbox = Sandbox(api_key=API_KEY, faults=faults, clock=clock, sleep=clock.sleep)
     with serve_sandbox(sandbox) as url:
-        assert post(url, body).status_code == 503
-        time.sleep(2.05)
-        assert post(url, body).status_code == 200
+        at_start = post(url, payload()).status_code
+        clock.now = started + 1.5
+        inside = post(url, payload()).status_code
+        clock.now = started + 2.0
+        after = post(url, payload()).status_code
+
+    assert [at_start, inside, after] == [503, 503, 200]
+    assert clock.slept == []  # nothing was delayed
 
 
 def test_latency_delays_every_answer_including_refusals():
-    with serve_sandbox(Sandbox(api_key=API_KEY, faults=Faults(latency=0.2))) as url:
-        started = time.monotonic()
-        post(url, payload(), key=None)
+    clock = SandboxClock()
+    faults = Faults(latency=0.2)
+    sandbox = Sandbox(api_key=API_KEY, faults=faults, clock=clock, sleep=clock.sleep)
+    with serve_sandbox(sandbox) as url:
+        refused = post(url, payload(), key=None)
+        invalid = post(url, payload(identityId="1"))
+        answered = post(url, payload())
 
-        assert time.monotonic() - started >= 0.2
+    assert [refused.status_code, invalid.status_code, answered.status_code] == [
+        401,
+        400,
+        200,
+    ]
+    assert clock.slept == [0.2, 0.2, 0.2]
+
+
+def test_a_stall_holds_the_answer_on_top_of_the_latency():
+    clock = SandboxClock()
+    faults = Faults(latency=0.25, stall=30.0)
+    sandbox = Sandbox(api_key=API_KEY, faults=faults, clock=clock, sleep=clock.sleep)
+    with serve_sandbox(sandbox) as url:
+        answered = post(url, payload())
+
+    assert answered.status_code == 200
+    assert clock.slept == [30.25]
+
+
+def test_without_faults_nothing_is_delayed():
+    clock = SandboxClock()
+    sandbox = Sandbox(api_key=API_KEY, clock=clock, sleep=clock.sleep)
+    with serve_sandbox(sandbox) as url:
+        statuses = [post(url, payload()).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 200]
+    assert clock.slept == []
 
 
 def test_malformed_successes_cycle_through_bodies_of_another_shape():

@@ -15,6 +15,7 @@ def test_it_keeps_one_byte_more_than_a_photo_may_have_and_drops_the_rest():
 
     upload = handler.file_complete(received)
 
+    assert upload is not None
     upload.seek(0, 2)
     assert upload.tell() == MAX_INPUT_BYTES + 1
     upload.close()
@@ -27,6 +28,7 @@ def test_it_keeps_a_photo_within_the_limit_whole():
 
     upload = handler.file_complete(1002)
 
+    assert upload is not None
     upload.seek(0)
     assert upload.read() == b"\xff\xd8" + b"1" * 1000
     upload.close()

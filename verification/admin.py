@@ -24,15 +24,18 @@ import logging
 import secrets
 import tempfile
 from datetime import datetime
-from typing import cast
+from typing import TYPE_CHECKING, TypedDict, cast
 from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.main import IS_FACETS_VAR, SEARCH_VAR, ChangeList
+
+# django-stubs does not declare IS_FACETS_VAR (Django 5.0+).
+from django.contrib.admin.views.main import IS_FACETS_VAR, SEARCH_VAR, ChangeList  # type: ignore[attr-defined]
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import (
@@ -68,13 +71,30 @@ from verification.models import (
 )
 
 logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise, WithAnnotations
+
+    class _DecidedBy(TypedDict):
+        decided_by: str | None
+
+    class _AttemptCount(TypedDict):
+        attempt_count: int
+
 
 Status = Attempt.Status
 # The photo names in image URLs, and the attempt field each one serves.
-IMAGE_FIELDS = {
+IMAGE_FIELDS: dict[str, str] = {
     ImageAccess.Image.FACE: "face_image",
     ImageAccess.Image.IDENTITY: "identity_image",
 }
+
+
+def reviewer(request: HttpRequest) -> User:
+    """The logged-in user behind an admin view (the admin site lets nobody else
+    reach one)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
 
 
 def age(since: datetime) -> str:
@@ -214,7 +234,7 @@ class SealedSearchChangeList(AttemptChangeList):
         return lookup_params
 
 
-class SealedSearch:
+class SealedSearch(admin.ModelAdmin):
     """Search terms may be a NIK, an email address or a phone number, so none may
     reach a URL (nor the browser history and access logs that keep URLs), nor the
     session table. A search from the search box is reduced to what it compares
@@ -233,13 +253,16 @@ class SealedSearch:
         key = request.GET.get(SEALED_SEARCH_VAR)
         if key is not None:
             sealed = request.session.get(SEALED_SEARCHES, {}).get(key)
-            request.GET = request.GET.copy()
-            del request.GET[SEALED_SEARCH_VAR]
+            query = request.GET.copy()
+            del query[SEALED_SEARCH_VAR]
             if isinstance(sealed, dict):
                 # Only a provider's id is shown back in the box; nothing else is kept.
-                request.GET[SEARCH_VAR] = sealed.get("id") or ""
-                request.sealed_search = sealed
-                request.sealed_search_key = key
+                query[SEARCH_VAR] = sealed.get("id") or ""
+                request.sealed_search = sealed  # type: ignore[attr-defined]
+                # Read back by get_preserved_filters, for the links it makes.
+                request.sealed_search_key = key  # type: ignore[attr-defined]
+            # The changelist reads its parameters from request.GET.
+            request.GET = query  # type: ignore[assignment]
         return super().changelist_view(request, extra_context)
 
     def _seal(self, request: HttpRequest, data) -> HttpResponseRedirect:
@@ -387,7 +410,9 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
         return queryset.filter(reviews.attempt_search(sealed)), False
 
     @admin.display(description=_("review state"))
-    def review_state(self, attempt: Attempt) -> str:
+    def review_state(
+        self, attempt: WithAnnotations[Attempt, _DecidedBy]
+    ) -> StrOrPromise:
         if attempt.status == Status.NEEDS_REVIEW:
             if attempt.assigned_to:
                 return _("Taken by %(user)s") % {
@@ -530,7 +555,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
             )
         except (FileNotFoundError, ValueError) as missing:
             raise Http404 from missing
-        ImageAccess.objects.create(user=request.user, attempt=attempt, image=kind)
+        ImageAccess.objects.create(user=reviewer(request), attempt=attempt, image=kind)
         response = HttpResponse(data, content_type="image/jpeg")
         response["Cache-Control"] = "no-store, private"
         response["X-Content-Type-Options"] = "nosniff"
@@ -550,7 +575,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
 
     def _take(self, request: HttpRequest, object_id: int) -> HttpResponse:
         attempt = self._decidable(request, object_id)
-        if reviews.take_case(attempt=attempt, reviewer=request.user):
+        if reviews.take_case(attempt=attempt, reviewer=reviewer(request)):
             self.log_change(request, attempt, gettext("Took the case."))
             messages.success(request, _("The case is yours: decide it when ready."))
         else:
@@ -565,7 +590,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
 
     def _release(self, request: HttpRequest, object_id: int) -> HttpResponse:
         attempt = self._decidable(request, object_id)
-        if reviews.release_case(attempt=attempt, reviewer=request.user):
+        if reviews.release_case(attempt=attempt, reviewer=reviewer(request)):
             self.log_change(request, attempt, gettext("Released the case."))
             messages.success(request, _("The case is back in the queue."))
         else:
@@ -588,7 +613,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
             return response
         try:
             decision = reviews.decide(
-                attempt=attempt, reviewer=request.user, **form.cleaned_data
+                attempt=attempt, reviewer=reviewer(request), **form.cleaned_data
             )
         except reviews.DecisionRefused:
             messages.error(
@@ -654,7 +679,7 @@ class ReviewCaseAdmin(AttemptColumns, ReadOnlyAdmin):
     def take_cases(self, request: HttpRequest, queryset: QuerySet) -> None:
         cases = list(queryset)
         taken = sum(
-            reviews.take_case(attempt=attempt, reviewer=request.user)
+            reviews.take_case(attempt=attempt, reviewer=reviewer(request))
             for attempt in cases
         )
         refused = len(cases) - taken
@@ -845,7 +870,9 @@ class ApplicantAdmin(SealedSearch, ReadOnlyAdmin):
         return applicant.masked_nik
 
     @admin.display(description=_("attempts"), ordering="attempt_count")
-    def attempt_count(self, applicant: Applicant) -> int:
+    def attempt_count(
+        self, applicant: WithAnnotations[Applicant, _AttemptCount]
+    ) -> int:
         return applicant.attempt_count
 
     @admin.display(description=_("attempts"))

@@ -1,16 +1,22 @@
-"""Start-up check: the configured keys can read the identity data already stored.
+"""Identity verification's system checks.
+
+The start-up check: the configured keys can read the identity data already stored.
 
 Every management command that starts a process (runserver, serve, db_worker, migrate)
 runs it, and so does the WSGI entry point, so a wrong or missing key stops the start
 with one clear message instead of serving pages that half-work. It reads the newest
 encrypted value of each encrypted column; a database that is not there or not
 migrated yet has nothing to check.
+
+For a production deployment (`manage.py check --deploy`): NIK_LOOKUP_KEY is set apart
+from SECRET_KEY.
 """
 
 from __future__ import annotations
 
 from django.apps import apps
-from django.core.checks import CheckMessage, Error, register
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, models
 from django.db.models.functions import Cast
@@ -91,3 +97,19 @@ def refuse_unreadable_data() -> None:
             + ". "
             + KEY_HINT
         )
+
+
+@register(Tags.security, deploy=True)
+def nik_lookup_key_check(app_configs, **kwargs) -> list[Warning]:
+    if settings.NIK_LOOKUP_KEY != settings.SECRET_KEY:
+        return []
+    return [
+        Warning(
+            "NIK_LOOKUP_KEY is not set, so applicants are found by a digest keyed "
+            "with SECRET_KEY.",
+            hint="Set NIK_LOOKUP_KEY to its own random value before the first "
+            "applicant arrives, and never change it: rotating SECRET_KEY would "
+            "otherwise lose every applicant's history and reset the per-NIK limits.",
+            id="verification.W001",
+        )
+    ]

@@ -50,7 +50,8 @@ class DecisionForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "decision" in self.errors:
             return data
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core import signing
@@ -515,7 +516,7 @@ class ReviewCase(Attempt):
     """The review queue: attempts that need a reviewer's decision and have none yet
     (a decision moves an attempt out of `needs_review`)."""
 
-    objects = ReviewCaseManager()
+    objects: ClassVar[ReviewCaseManager] = ReviewCaseManager()
 
     class Meta:
         proxy = True
@@ -554,7 +555,7 @@ class AppendOnly(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise RecordIsAppendOnly(f"{type(self).__name__} rows cannot be changed.")
         super().save(*args, **kwargs)

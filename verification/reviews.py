@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, DateTimeField, Min, Prefetch, Q, QuerySet, Value
@@ -32,6 +32,10 @@ from verification.models import (
     ReviewCase,
     ReviewDecision,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +79,7 @@ class DecisionRefused(Exception):
 # Taking a case ------------------------------------------------------------------------
 
 
-def take_case(*, attempt: Attempt, reviewer: AbstractBaseUser) -> bool:
+def take_case(*, attempt: Attempt, reviewer: User) -> bool:
     """Assign a waiting case to `reviewer`. True when the reviewer holds it now
     (including when they already did); False when another reviewer holds it or the
     attempt no longer needs review."""
@@ -91,7 +95,7 @@ def take_case(*, attempt: Attempt, reviewer: AbstractBaseUser) -> bool:
     )
 
 
-def release_case(*, attempt: Attempt, reviewer: AbstractBaseUser) -> bool:
+def release_case(*, attempt: Attempt, reviewer: User) -> bool:
     """Put a case back in the queue. Only its holder may, or a superuser (for a
     colleague who is away). False when there was nothing to release."""
     cases = Attempt.objects.filter(pk=attempt.pk, status=Status.NEEDS_REVIEW)
@@ -145,7 +149,7 @@ def clean_decision(
 def decide(
     *,
     attempt: Attempt,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     decision: str,
     reason: str = "",
     note: str,
@@ -204,7 +208,7 @@ def decide(
     return record
 
 
-def reason_choices() -> list[tuple[str, object]]:
+def reason_choices() -> list[tuple[StrOrPromise, object]]:
     """The reasons as grouped choices for a select: none, approval, rejection."""
     return [
         ("", _("— choose a reason —")),
@@ -384,7 +388,7 @@ def attempt_search(sealed: dict[str, str | None]) -> Q:
 
 @dataclass
 class Dashboard:
-    today: list[tuple[str, int]]
+    today: list[tuple[StrOrPromise, int]]
     today_total: int
     pending: int
     unassigned: int

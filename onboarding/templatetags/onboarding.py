@@ -13,7 +13,7 @@ def described_field(field: BoundField, *, autofocus: bool = False):
     ids = [f"{field.auto_id}_error"]
     if field.help_text:
         ids.insert(0, f"{field.auto_id}_helptext")
-    attrs = {"aria-describedby": " ".join(ids)}
+    attrs: dict[str, str | bool] = {"aria-describedby": " ".join(ids)}
     if field.errors:
         attrs["aria-invalid"] = "true"
     if autofocus:

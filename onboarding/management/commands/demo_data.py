@@ -32,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
@@ -154,7 +154,7 @@ class Command(BaseCommand):
                     "database."
                 )
 
-    def _reviewer(self, username: str) -> AbstractBaseUser:
+    def _reviewer(self, username: str) -> User:
         users = get_user_model()
         if (
             username == "reviewer"
@@ -173,7 +173,7 @@ class Command(BaseCommand):
 
     # The flow --------------------------------------------------------------------
 
-    def _make_everything(self, reviewer: AbstractBaseUser) -> list[Attempt]:
+    def _make_everything(self, reviewer: User) -> list[Attempt]:
         people = self._verified_people()
         made: list[Attempt] = []
         with _sandbox() as url, _provider(url):
@@ -199,9 +199,7 @@ class Command(BaseCommand):
             attempt.refresh_from_db()
         return made
 
-    def _review_cases(
-        self, people: list[Person], reviewer: AbstractBaseUser
-    ) -> list[Attempt]:
+    def _review_cases(self, people: list[Person], reviewer: User) -> list[Attempt]:
         andi, sari, bayu, dewi, rudi = people
         self._say("Applicants whose email or phone belongs to another NIK...")
         joko = self._person("DEMO JOKO SUSANTO", PHONE_SHARED_NIK, phone=sari.phone)
@@ -292,7 +290,7 @@ class Command(BaseCommand):
     def _say(self, message: str) -> None:
         self.stdout.write(message)
 
-    def _report(self, made: list[Attempt], reviewer: AbstractBaseUser) -> None:
+    def _report(self, made: list[Attempt], reviewer: User) -> None:
         counts = Counter(attempt.status for attempt in made)
         self.stdout.write(self.style.SUCCESS(f"Made {len(made)} demo attempts:"))
         for value, label in Attempt.Status.choices:
