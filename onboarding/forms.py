@@ -333,10 +333,12 @@ class RegistrationForm(forms.Form):
         }
 
     def keep_only_photo_errors(self) -> None:
-        """Drop every error but the photos': for a form shown again without being
-        sent (another language), where only a refused photo needs saying."""
+        """Drop every error but a refused photo's: for a form shown again without
+        being sent (in another language), where nothing is wrong yet but a photo
+        that was sent and cannot be used."""
         for name in list(self.errors):
-            if name not in PHOTO_FIELDS:
+            refused = name in PHOTO_FIELDS and not self.has_error(name, "required")
+            if not refused:
                 del self.errors[name]
 
     # Sending ----------------------------------------------------------------------

@@ -57,6 +57,10 @@ SELFIE_BLUR_MIN: Final = 9.0
 IDENTITY_BLUR_MIN: Final = 25.0
 GLARE_MAX_SHARE: Final = 0.02
 FACE_MIN_SHARE: Final = 0.18
+# The live preview's "bring your face closer" hint (the browser has no face
+# detector): under this share of skin-coloured pixels inside the oval guide. A hint
+# only; nothing is refused for it.
+FACE_MIN_SKIN_SHARE: Final = 0.3
 # The cascade's own window is 24 pixels: a face of FACE_MIN_SHARE of a 384-pixel
 # wide copy is about 70 pixels, well above it.
 _CASCADE: Final = Path(cv2.__file__).parent / "data/haarcascade_frontalface_alt2.xml"
@@ -193,4 +197,5 @@ def browser_hints() -> dict[str, object]:
         "clippedLevel": CLIPPED_LEVEL,
         "clippedMaxShare": CLIPPED_MAX_SHARE,
         "blurMin": {"face": SELFIE_BLUR_MIN, "identity": IDENTITY_BLUR_MIN},
+        "faceMinSkinShare": FACE_MIN_SKIN_SHARE,
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import uuid
-
 from datetime import timedelta
 
 import pytest
@@ -379,7 +378,9 @@ def test_back_to_the_form_on_the_computer_keeps_what_was_typed(applicant, client
     page = applicant.post(
         "/register/handoff/", form_fields(first.content.decode(), "data-register")
     )
-    back = re.search(r'<a href="(/continue/[^"]+)">Back to the form', page.content.decode())
+    back = re.search(
+        r'<a href="(/continue/[^"]+)">Back to the form', page.content.decode()
+    )
 
     again = applicant.get(back.group(1))
 
