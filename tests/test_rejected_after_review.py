@@ -72,7 +72,8 @@ def test_applying_again_asks_only_for_the_contact_that_belongs_to_someone_else(
     assert "Please register again with your own mobile number." in text_of(form)
     kept = form_fields(form.content.decode(), "data-register")
     assert kept["retryOf"] == str(attempt.code)
-    assert kept["facePhoto"] and kept["identityPhoto"]  # the photos come along
+    assert kept["facePhoto"]
+    assert kept["identityPhoto"]
 
     review = applicant.post("/register/", {**kept, "phoneNumber": "0813 1111 2222"})
     sent = applicant.post("/register/confirm/", form_fields(review.content.decode()))
@@ -103,7 +104,8 @@ def test_applying_again_after_suspected_fraud_asks_for_everything(sandbox, appli
     for name in ("identityId", "fullName", "phoneNumber", "faceImage", "identityImage"):
         assert f'name="{name}"' in fix
     kept = form_fields(form.content.decode(), "data-register")
-    assert not kept["facePhoto"] and not kept["identityPhoto"]
+    assert not kept["facePhoto"]
+    assert not kept["identityPhoto"]
 
 
 def test_the_rejection_email_has_its_own_subject(sandbox, applicant, mailoutbox):
