@@ -207,7 +207,8 @@ class RegistrationForm(forms.Form):
     @property
     def elsewhere(self) -> bool:
         """A correction opened on another device than the attempt was sent from."""
-        return bool(self.retry_of) and self.retry_of.browser != self.browser
+        retry_of = self.retry_of
+        return retry_of is not None and retry_of.browser != self.browser
 
     def fields_to_fix(self) -> list[str]:
         """The fields the applicant is asked for, in form order: every one for a
@@ -278,7 +279,7 @@ class RegistrationForm(forms.Form):
     # The whole form ---------------------------------------------------------------
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         value, birth_date = cleaned.get("identityId"), cleaned.get("birthDate")
         if value and birth_date:
             self.birth_date_mismatch = not nik.birth_date_matches(value, birth_date)

@@ -235,10 +235,16 @@ def _prepare(source: bytes | IO[bytes], spec: _Spec) -> PreparedImage:
         raise _error("not_an_image") from None
     with im:
         decoded = _decode(im, spec)
-    findings = spec.assess(quality.grey_copy(decoded.preview(quality.LONG_SIDE)))
+    start_long = min(spec.long_side, decoded.available_long_side)
+    first = decoded.render(start_long, spec.min_size)
+    # The checks judge the photo as taken: the first rendering, unless it had to be
+    # enlarged to the provider's minimum, when the decoded crop itself.
+    enlarged = first.width > decoded.crop_size[0] * decoded.scale
+    judged = decoded.preview(quality.LONG_SIDE) if enlarged else first
+    findings = spec.assess(quality.grey_copy(judged))
     if findings.refusal:
         raise _error(findings.refusal)
-    prepared = _encode_within_limits(decoded, spec)
+    prepared = _encode_within_limits(decoded, spec, first)
     return dataclasses.replace(prepared, warnings=findings.warnings)
 
 
@@ -435,15 +441,18 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _encode_within_limits(decoded: _Decoded, spec: _Spec) -> PreparedImage:
-    """Encode at the standard settings, then step quality, subsampling and size up
-    (too few bytes) or down (too many) until the JPEG is within the target.
+def _encode_within_limits(
+    decoded: _Decoded, spec: _Spec, first: Image.Image
+) -> PreparedImage:
+    """Encode `first` (the rendering at the standard long side) at the standard
+    settings, then step quality, subsampling and size up (too few bytes) or down
+    (too many) until the JPEG is within the target.
 
     Raises ValidationError ``too_little_detail`` or ``too_much_detail``.
     """
     start_long = min(spec.long_side, decoded.available_long_side)
     top_long = min(LONG_SIDE_CAP, decoded.available_long_side)
-    rendered: dict[int, Image.Image] = {}
+    rendered: dict[int, Image.Image] = {start_long: first}
 
     def attempt(long_side: int, quality: int, subsampling: int) -> PreparedImage:
         if long_side not in rendered:

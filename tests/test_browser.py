@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 from playwright.sync_api import Page, expect
 
 from tests.applying import ktp_bytes
@@ -313,6 +314,7 @@ def test_a_large_photo_is_shrunk_in_the_browser_to_what_the_server_keeps(
     assert kind == "image/jpeg"
     assert len(sent) < big.stat().st_size / 3
     with Image.open(io.BytesIO(sent)) as shrunk:
+        assert isinstance(shrunk, JpegImageFile)
         assert shrunk.size == expected
         # Quantised as libjpeg does at quality 85, the server's (not 0.92): the DC
         # step of the luminance table is 16 x (200 - 2 x 85) / 100, rounded.
@@ -332,6 +334,8 @@ def test_on_a_computer_the_ktp_guide_shows_what_the_webcam_captures(
         expect(capture).to_be_enabled(timeout=15000)
         viewfinder = ktp.locator("[data-viewfinder]").bounding_box()
         guide = ktp.locator(".guide").bounding_box()
+        assert viewfinder is not None
+        assert guide is not None
         capture.click()
 
         expect(ktp.locator("[data-captured]")).to_be_visible()
