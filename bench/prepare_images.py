@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image, ImageChops, ImageOps, features
+from PIL import Image, ImageChops, ImageDraw, ImageOps, features
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -70,6 +70,86 @@ def phone_jpeg() -> bytes:
         if len(best) >= TARGET_FILE_BYTES:
             break
     return best
+
+
+def png_screenshot(*, transparent: bool) -> bytes:
+    """A 1080x2400 phone screenshot saved as RGBA PNG: text on a light page, with a
+    transparent status bar and a half-transparent badge, or fully opaque."""
+    size = (1080, 2400)
+    shot = Image.new("RGBA", size, (245, 245, 250, 255))
+    draw = ImageDraw.Draw(shot)
+    for top in range(140, size[1], 44):
+        draw.text((24, top), f"Pesan {top:04d}: 0812 3456 7890", fill=(20, 20, 20, 255))
+    with Image.open(FACE_PORTRAIT) as portrait:
+        shot.paste(portrait.convert("RGBA").resize((900, 900)), (90, 700))
+    if transparent:
+        draw.rectangle((0, 0, size[0], 120), fill=(0, 0, 0, 0))
+        draw.ellipse((300, 1700, 800, 2200), fill=(200, 50, 50, 128))
+    buffer = io.BytesIO()
+    shot.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _to_rgb_before(im: Image.Image) -> Image.Image:
+    """How PNGs with an alpha channel were flattened before: two full-size copies,
+    and a composite even when every pixel is opaque."""
+    rgba = im.convert("RGBA")
+    flat = Image.new("RGB", rgba.size, (255, 255, 255))
+    flat.paste(rgba, mask=rgba.getchannel("A"))
+    return flat
+
+
+def _scaled_first(data: bytes) -> None:
+    """The other order: scale the RGBA pixels, then composite the small image
+    (Pillow premultiplies the alpha at full size before it scales)."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        small = im.convert("RGBA").resize((576, 1280), Image.Resampling.BILINEAR)
+    flat = Image.new("RGB", small.size, (255, 255, 255))
+    flat.paste(small, mask=small)
+
+
+def _flattened_first(data: bytes) -> None:
+    """The order we use, for the same steps: flatten at full size, then scale."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        flat = images._to_rgb(im)
+    flat.resize((576, 1280), Image.Resampling.BILINEAR)
+
+
+def png_report(runs: int) -> None:
+    """prepare_selfie on screenshots with our flattening and the previous one,
+    interleaved in the same run."""
+    ours = images._to_rgb
+    print()
+    header = f"{'1080x2400 RGBA screenshot':<34} {'now ms':>8} {'before ms':>10}"
+    print(f"{header} {'ratio':>6}")
+    for transparent in (True, False):
+        data = png_screenshot(transparent=transparent)
+        now: list[float] = []
+        before: list[float] = []
+        scaled: list[float] = []
+        flattened: list[float] = []
+        for _ in range(runs):
+            for flatten, into in ((ours, now), (_to_rgb_before, before)):
+                images._to_rgb = flatten
+                started = time.perf_counter()
+                images.prepare_selfie(data)
+                into.append((time.perf_counter() - started) * 1000)
+            for order, into in ((_scaled_first, scaled), (_flattened_first, flattened)):
+                started = time.perf_counter()
+                order(data)
+                into.append((time.perf_counter() - started) * 1000)
+        images._to_rgb = ours
+        label = "with transparency" if transparent else "opaque alpha channel"
+        a, b = statistics.median(now), statistics.median(before)
+        print(f"{label:<34} {a:>8.1f} {b:>10.1f} {b / a:>5.2f}x")
+        if transparent:
+            first, then = statistics.median(flattened), statistics.median(scaled)
+            print(
+                f"  decode, flatten, scale: {first:.1f} ms; decode, scale, flatten: "
+                f"{then:.1f} ms ({then / first:.2f}x)"
+            )
 
 
 def naive(
@@ -220,6 +300,8 @@ def main() -> int:
             failures.append(
                 f"prepare_{kind} only {speedup:.1f}x faster (< {TARGET_SPEEDUP}x)"
             )
+    png_report(max(5, args.runs // 3))
+    print()
     for failure in failures:
         print(f"MISSED: {failure}")
     if not failures:

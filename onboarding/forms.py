@@ -1,11 +1,22 @@
 """The registration form: the applicant's data, checked before any money is spent.
 
 Field names are the provider's. Every `clean_<field>` returns the normalised value
-that will be stored and sent. Photos are prepared for the provider as they arrive and
-kept as PendingPhoto rows, so an error in another field never costs a retake.
+that will be stored and sent. Photos are prepared for the provider and checked for
+quality as they arrive, and kept as PendingPhoto rows, so an error in another field
+never costs a retake.
+
+One form serves every step: the form page, the review step (`confirming=True`: the
+birth-date and photo-warning confirmations are asked for there) and a "fix and send
+again" (`retryOf`: which fields to fix comes from the earlier attempt).
+`RegistrationForm.submit` stores the attempt.
 """
 
 from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection
+from functools import cached_property
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -14,11 +25,21 @@ from django.http import QueryDict
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from onboarding import images, nik, validators
+from onboarding import images, nik, quality, validators
 from onboarding.models import PendingPhoto
-from verification.submission import attempts_left_for_nik
+from onboarding.privacy import PRIVACY_NOTICE_VERSION
+from verification.kredibel import FACE_IMAGE_LIMITS, IDENTITY_IMAGE_LIMITS
+from verification.models import Attempt, ReviewDecision
+from verification.submission import attempts_left_for_nik, submit_attempt
 
 PHOTO_ACCEPT = "image/jpeg,image/png"
+
+KTP_FIELDS = ["identityId", "fullName", "birthDate"]
+CONTACT_FIELDS = ["emailAddress", "phoneNumber"]
+PHOTO_FIELDS = ["faceImage", "identityImage"]
+FORM_ORDER = KTP_FIELDS + CONTACT_FIELDS + PHOTO_FIELDS
+# Fields a visitor can send without their meaning anything on the review step.
+CONFIRMATIONS = {"confirmBirthDate", "acceptPhotoWarnings"}
 
 # The provider's rejectFields, mapped to the form fields that fix them.
 FIELDS_TO_FIX = {
@@ -99,19 +120,105 @@ class RegistrationForm(forms.Form):
         label=_("I have checked: my date of birth is correct as entered."),
         required=False,
     )
+    acceptPhotoWarnings = forms.BooleanField(
+        label=_("I have looked at my photos: send them as they are."),
+        required=False,
+    )
     submission = forms.UUIDField(widget=forms.HiddenInput)
     retryOf = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     PHOTO_FIELDS = {"face": "faceImage", "identity": "identityImage"}
 
-    def __init__(self, *args, browser: str, attempts_in_session: int = 0, **kwargs):
+    def __init__(
+        self,
+        *args: Any,
+        browser: str,
+        attempts_in_session: int = 0,
+        visible_attempts: Collection[str] = (),
+        confirming: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """`browser`: the session's random browser id (whose photos these are);
+        `attempts_in_session`: attempts this browser has sent; `visible_attempts`:
+        codes of the attempts this browser may see (a `retryOf` must be one);
+        `confirming`: the review step's send, where the confirmations count."""
         super().__init__(*args, **kwargs)
         self.browser = browser
         self.attempts_in_session = attempts_in_session
+        self.visible_attempts = {str(code) for code in visible_attempts}
+        self.confirming = confirming
         self.photos: dict[str, PendingPhoto] = {}
         self.nik_warnings: list[str] = []
         self.birth_date_mismatch = False
-        self.order_fields(["identityId", "fullName", "birthDate"])
+        self.order_fields(KTP_FIELDS)
+
+    @classmethod
+    def correcting(
+        cls, attempt: Attempt, *, browser: str, **kwargs: Any
+    ) -> RegistrationForm:
+        """The form for a "fix and send again" of `attempt`: filled in with what it
+        sent (photos that need no change are kept as new pending photos), unless
+        the form is on another device than the attempt came from, where it shows
+        nothing of it."""
+        initial: dict[str, Any] = {"retryOf": attempt.code}
+        if attempt.browser == browser:
+            fix = fields_to_fix(attempt)
+            initial.update(
+                identityId=attempt.applicant.nik,
+                fullName=attempt.full_name,
+                birthDate=attempt.birth_date,
+                emailAddress=attempt.email_address,
+                phoneNumber=attempt.phone_number,
+                consent=attempt.consent_version == PRIVACY_NOTICE_VERSION,
+            )
+            for kind, field, image in (
+                ("face", "faceImage", attempt.face_image),
+                ("identity", "identityImage", attempt.identity_image),
+            ):
+                if field not in fix:
+                    with image.open("rb") as f:
+                        photo = PendingPhoto.keep(
+                            browser=browser, kind=kind, data=f.read()
+                        )
+                    initial[f"{kind}Photo"] = photo.token
+        return cls.blank(browser=browser, initial=initial, **kwargs)
+
+    @classmethod
+    def blank(
+        cls, *, browser: str, initial: dict | None = None, **kwargs: Any
+    ) -> RegistrationForm:
+        """A form to fill in (nothing checked yet), with a new submission id."""
+        initial = {"submission": uuid.uuid4(), **(initial or {})}
+        return cls(initial=initial, browser=browser, **kwargs)
+
+    # Which fields to fix ----------------------------------------------------------
+
+    @cached_property
+    def retry_of(self) -> Attempt | None:
+        """The earlier attempt this form corrects, if this browser may see it."""
+        value = self.data.get("retryOf") if self.is_bound else None
+        value = value or self.initial.get("retryOf")
+        if not value or str(value) not in self.visible_attempts:
+            return None
+        try:
+            return Attempt.objects.select_related("applicant").get(code=value)
+        except (Attempt.DoesNotExist, ValidationError):
+            return None
+
+    @property
+    def elsewhere(self) -> bool:
+        """A correction opened on another device than the attempt was sent from."""
+        retry_of = self.retry_of
+        return retry_of is not None and retry_of.browser != self.browser
+
+    def fields_to_fix(self) -> list[str]:
+        """The fields the applicant is asked for, in form order: every one for a
+        new application (or when the earlier attempt names nothing the form can
+        ask for), otherwise what the provider or the reviewer rejected."""
+        fix = fields_to_fix(self.retry_of) if self.retry_of else set()
+        if not fix or self.elsewhere:
+            return list(FORM_ORDER)
+        return [name for name in FORM_ORDER if name in fix]
 
     # Text fields ------------------------------------------------------------------
 
@@ -139,18 +246,23 @@ class RegistrationForm(forms.Form):
 
     # Photos -----------------------------------------------------------------------
 
-    def clean_faceImage(self):
+    def clean_faceImage(self) -> PendingPhoto:
         return self._clean_photo("face", images.prepare_selfie)
 
-    def clean_identityImage(self):
+    def clean_identityImage(self) -> PendingPhoto:
         return self._clean_photo("identity", images.prepare_identity)
 
-    def _clean_photo(self, kind: str, prepare) -> PendingPhoto:
+    def _clean_photo(
+        self, kind: str, prepare: Callable[[Any], images.PreparedImage]
+    ) -> PendingPhoto:
         upload = self.cleaned_data[self.PHOTO_FIELDS[kind]]
         if upload:
             prepared = prepare(upload)
             photo = PendingPhoto.keep(
-                browser=self.browser, kind=kind, data=prepared.data
+                browser=self.browser,
+                kind=kind,
+                data=prepared.data,
+                warnings=prepared.warnings,
             )
         else:
             token = self.data.get(f"{kind}Photo", "")
@@ -170,15 +282,99 @@ class RegistrationForm(forms.Form):
 
     # The whole form ---------------------------------------------------------------
 
-    def clean(self):
-        super().clean()
-        cleaned = self.cleaned_data
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         value, birth_date = cleaned.get("identityId"), cleaned.get("birthDate")
         if value and birth_date:
             self.birth_date_mismatch = not nik.birth_date_matches(value, birth_date)
         if value:
             self._check_limits(value)
+        if self.confirming:
+            self._check_confirmations(cleaned)
         return cleaned
+
+    def _check_confirmations(self, cleaned: dict[str, Any]) -> None:
+        if self.birth_date_mismatch and not cleaned.get("confirmBirthDate"):
+            self.add_error(
+                "confirmBirthDate",
+                ValidationError(
+                    _("Please check your date of birth and tick the box to confirm "
+                      "it."),
+                    code="confirm_birth_date",
+                ),
+            )  # fmt: skip
+        if self.photo_warnings() and not cleaned.get("acceptPhotoWarnings"):
+            self.add_error(
+                "acceptPhotoWarnings",
+                ValidationError(
+                    _("Please take the photo again, or tick the box to send it as "
+                      "it is."),
+                    code="accept_photo_warnings",
+                ),
+            )  # fmt: skip
+
+    def only_confirmations_missing(self) -> bool:
+        """Whether everything is right but a confirmation the review step asks
+        for: the review step is shown again, not the form."""
+        return bool(self.errors) and set(self.errors) <= CONFIRMATIONS
+
+    def photo_warnings(self) -> list[str]:
+        """The quality warnings of the photos received, selfie first."""
+        return [
+            code
+            for kind in self.PHOTO_FIELDS
+            if kind in self.photos
+            for code in self.photos[kind].warnings
+        ]
+
+    def photo_warning_messages(self) -> dict[str, list[str]]:
+        """The quality warnings to show beside each photo field, by field name."""
+        return {
+            field: [
+                str(quality.WARNINGS[code])
+                for code in (self.photos[kind].warnings if kind in self.photos else [])
+            ]
+            for kind, field in self.PHOTO_FIELDS.items()
+        }
+
+    def keep_only_photo_errors(self) -> None:
+        """Drop every error but a refused photo's: for a form shown again without
+        being sent (in another language), where nothing is wrong yet but a photo
+        that was sent and cannot be used."""
+        for name in list(self.errors):
+            refused = name in PHOTO_FIELDS and not self.has_error(name, "required")
+            if not refused:
+                del self.errors[name]
+
+    # Sending ----------------------------------------------------------------------
+
+    def submit(self, *, language: str) -> tuple[Attempt, bool]:
+        """Store the attempt and queue its verification (see
+        verification.submission.submit_attempt); returns (attempt, created). The pending
+        photos it used are deleted once the attempt holds them. Call on a valid
+        form; raises LimitReached when the NIK has no attempts left."""
+        data = self.cleaned_data
+        attempt, created = submit_attempt(
+            nik=data["identityId"],
+            full_name=data["fullName"],
+            birth_date=data["birthDate"],
+            email_address=data["emailAddress"],
+            phone_number=data["phoneNumber"],
+            # Read once the attempt's row is in, not before (see submit_attempt).
+            face_image=self.photos["face"].read,
+            identity_image=self.photos["identity"].read,
+            consent_version=PRIVACY_NOTICE_VERSION,
+            language=language,
+            submission=data["submission"],
+            browser=self.browser,
+            birth_date_confirmed=self.birth_date_mismatch,
+            retry_of=self.retry_of,
+            photo_warnings=self.photo_warnings(),
+        )
+        if created:
+            for photo in self.photos.values():
+                photo.discard()
+        return attempt, created
 
     def _check_limits(self, value: str) -> None:
         if self.attempts_in_session >= settings.ATTEMPTS_PER_SESSION:
@@ -243,6 +439,50 @@ class RegistrationForm(forms.Form):
         }
 
 
+def fields_to_fix(attempt: Attempt) -> set[str]:
+    """The form fields that fix what `attempt` was turned down for: the fields the
+    provider rejected, or, after a reviewer's rejection, what the reason names
+    (every field when it names nothing in particular). Empty when nothing is
+    named."""
+    if attempt.status != Attempt.Status.REJECTED:
+        return {FIELDS_TO_FIX[f] for f in attempt.reject_fields if f in FIELDS_TO_FIX}
+    decision = attempt.latest_decision
+    reason = decision.reason if decision else ""
+    if reason == ReviewDecision.Reason.CONTACT_OF_ANOTHER_PERSON:
+        flagged = set(attempt.reject_fields) & set(CONTACT_FIELDS)
+        return flagged or set(CONTACT_FIELDS)
+    if reason == ReviewDecision.Reason.FACE_MISMATCH:
+        return {"faceImage"}
+    if reason == ReviewDecision.Reason.KTP_DOUBTFUL:
+        return {"identityImage"}
+    return set(FORM_ORDER)
+
+
+def photo_settings() -> dict[str, Any]:
+    """What the page's script needs to prepare photos as the server will: the
+    provider's minimum sizes, the smallest live capture, the long side and
+    quality the server keeps, and the live preview's hint thresholds."""
+    return {
+        "minSize": {
+            "face": [FACE_IMAGE_LIMITS.min_width, FACE_IMAGE_LIMITS.min_height],
+            "identity": [
+                IDENTITY_IMAGE_LIMITS.min_width,
+                IDENTITY_IMAGE_LIMITS.min_height,
+            ],
+        },
+        "captureMinSize": {
+            "face": list(images.SELFIE_CAPTURE_MIN_SIZE),
+            "identity": list(images.IDENTITY_MIN_SIZE),
+        },
+        "longSide": {
+            "face": images.SELFIE_LONG_SIDE,
+            "identity": images.IDENTITY_LONG_SIDE,
+        },
+        "jpegQuality": images.JPEG_QUALITY / 100,
+        "hints": quality.browser_hints(),
+    }
+
+
 def script_messages() -> dict[str, str]:
     """The messages register.js shows while the applicant types (the server's own
     words, so both say the same thing in the same language) and the camera's."""
@@ -255,18 +495,27 @@ def script_messages() -> dict[str, str]:
         "phone_invalid": str(validators.MESSAGES["phone_invalid"]),
         "phone_invalid_character": str(validators.MESSAGES["phone_invalid_character"]),
         "required": str(_("This field is required.")),
-        "camera_denied": str(
-            _("The camera is not allowed for this page. You can choose a photo from "
-              "your device instead, or continue on your phone.")
+        "camera_denied": str(_("The camera is not allowed for this page.")),
+        "camera_missing": str(_("No camera was found.")),
+        "camera_failed": str(_("The camera could not be started.")),
+        "camera_too_small": str(
+            _("This camera gives pictures of %(width)d by %(height)d pixels, too "
+              "small for the check: it needs a camera that gives at least "
+              "%(min_width)d by %(min_height)d.")
         ),
-        "camera_missing": str(
-            _("No camera was found. You can choose a photo from your device instead, "
-              "or continue on your phone.")
+        "ways_computer": str(
+            _("You can choose a photo from this device instead, or continue on "
+              "your phone.")
         ),
-        "camera_failed": str(
-            _("The camera could not be started. You can choose a photo from your "
-              "device instead, or continue on your phone.")
+        "ways_phone": str(
+            _("You can choose a photo instead: on a phone this opens the camera "
+              "app.")
         ),
+        "hint_dark": str(_("Too dark: find more light.")),
+        "hint_bright": str(_("Too bright: move away from the light.")),
+        "hint_blurred": str(_("Not sharp: hold still.")),
+        "hint_closer": str(_("Bring your face closer.")),
+        "hint_ready": str(_("Good: take the photo.")),
         "photo_unreadable": str(
             _("This file is not a photo we can read. "
               "Please choose a JPEG or PNG photo.")

@@ -10,7 +10,13 @@ What comes out (`PreparedImage`) is a baseline JPEG in RGB, upright (EXIF
 orientation applied), without any metadata (no EXIF, GPS, XMP, ICC profile or
 comment), downscaled for the provider: a selfie is cropped to a portrait between
 9:16 and 3:4 and its long side brought to 1280 pixels, a KTP photo keeps its shape
-with its long side at 1600 pixels. Photos are never upscaled.
+with its long side at 1600 pixels. The one enlargement: a selfie from a camera under
+640 pixels high (a 640x480 webcam gives a 360x480 portrait) is scaled up to the
+provider's 480x640, which adds no detail; the quality checks judge it as taken.
+
+Before encoding, the photo's quality is checked (`onboarding.quality`): a photo too
+dark, overexposed or blurred is refused; a selfie without a face, with several, or a
+KTP photo with glare passes with a warning (`PreparedImage.warnings`).
 
 Error codes (``ValidationError.code``), each with a message the applicant can act on:
 
@@ -19,9 +25,12 @@ Error codes (``ValidationError.code``), each with a message the applicant can ac
   PDF, a truncated download...).
 - ``too_many_pixels``: more than `MAX_PIXELS` pixels (checked from the header,
   before any pixel is decoded), including Pillow's own decompression-bomb limit.
-- ``too_small``: smaller than the provider's minimum once upright and cropped.
-- ``too_little_detail``: even at the best quality and size available the JPEG stays
-  under the provider's minimum byte size (a blank, dark or very blurred photo).
+- ``too_small``: smaller than the provider's minimum once upright and cropped
+  (for a selfie, smaller than `SELFIE_CAPTURE_MIN_SIZE`).
+- ``too_dark``, ``overexposed``, ``blurred``: see `onboarding.quality`.
+- ``too_little_detail``: even at quality 95 with full-resolution colour and every
+  pixel available, the JPEG stays under the provider's minimum byte size. The byte
+  floor is the provider's proxy for detail: it is met with detail, never padding.
 - ``too_much_detail``: the JPEG cannot be brought under the provider's maximum at the
   minimum dimensions (in practice only pure noise).
 
@@ -30,18 +39,23 @@ Nothing here logs: the photos are identity data.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import IO, Final
 
+import numpy as np
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageFile
+
+from onboarding import quality
+from verification.kredibel import FACE_IMAGE_LIMITS, IDENTITY_IMAGE_LIMITS
 
 # Inputs
 MAX_INPUT_BYTES: Final = 15_000_000
@@ -55,12 +69,18 @@ OPEN_FORMATS: Final = ("JPEG", "PNG", "WEBP")
 # photos (gain map) and some cameras' depth maps. The first picture is a plain JPEG.
 _JPEG_FORMATS: Final = frozenset({"JPEG", "MPO"})
 
-# The provider's limits (decoded bytes, width x height).
-PROVIDER_MIN_BYTES: Final = 102_400
-SELFIE_PROVIDER_MAX_BYTES: Final = 4_000_000
-IDENTITY_PROVIDER_MAX_BYTES: Final = 2_000_000
-SELFIE_MIN_SIZE: Final = (480, 640)
-IDENTITY_MIN_SIZE: Final = (480, 360)
+# The provider's limits (decoded bytes, width x height), from the client module.
+PROVIDER_MIN_BYTES: Final = FACE_IMAGE_LIMITS.min_bytes
+SELFIE_PROVIDER_MAX_BYTES: Final = FACE_IMAGE_LIMITS.max_bytes
+IDENTITY_PROVIDER_MAX_BYTES: Final = IDENTITY_IMAGE_LIMITS.max_bytes
+SELFIE_MIN_SIZE: Final = (FACE_IMAGE_LIMITS.min_width, FACE_IMAGE_LIMITS.min_height)
+# The smallest selfie accepted and scaled up to SELFIE_MIN_SIZE: the 3:4 portrait of
+# a camera 480 pixels high, the commonest laptop webcam (640x480).
+SELFIE_CAPTURE_MIN_SIZE: Final = (360, 480)
+IDENTITY_MIN_SIZE: Final = (
+    IDENTITY_IMAGE_LIMITS.min_width,
+    IDENTITY_IMAGE_LIMITS.min_height,
+)
 
 # What we aim for, inside the provider's limits.
 TARGET_MIN_BYTES: Final = 110_000
@@ -126,9 +146,10 @@ MESSAGES: Final = {
         "This photo is too small: it must be at least %(min_width)d by "
         "%(min_height)d pixels. Please take the photo again with your phone's camera."
     ),
+    **quality.MESSAGES,
     "too_little_detail": _(
-        "This photo has too little detail for us to use: it may be blank, too dark "
-        "or blurred. Please take the photo again in good light."
+        "This photo has too little detail for the check: it may be blank, blurred or "
+        "taken from too far. Please take the photo again, closer and in good light."
     ),
     "too_much_detail": _(
         "We could not make this photo small enough to send. Please take the photo "
@@ -146,33 +167,43 @@ class PreparedImage:
     data: bytes = field(repr=False)
     width: int
     height: int
+    # Codes of the quality warnings (onboarding.quality), never identity data.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class _Spec:
     min_size: tuple[int, int]
+    # The smallest crop accepted; one under `min_size` is scaled up to it.
+    capture_min_size: tuple[int, int]
     long_side: int
     max_bytes: int
     aspect_range: tuple[Fraction, Fraction] | None
+    assess: Callable[[np.ndarray], quality.Findings]
 
 
 _SELFIE: Final = _Spec(
     min_size=SELFIE_MIN_SIZE,
+    capture_min_size=SELFIE_CAPTURE_MIN_SIZE,
     long_side=SELFIE_LONG_SIDE,
     max_bytes=SELFIE_TARGET_MAX_BYTES,
     aspect_range=SELFIE_ASPECT_RANGE,
+    assess=quality.assess_selfie,
 )
 _IDENTITY: Final = _Spec(
     min_size=IDENTITY_MIN_SIZE,
+    capture_min_size=IDENTITY_MIN_SIZE,
     long_side=IDENTITY_LONG_SIDE,
     max_bytes=IDENTITY_TARGET_MAX_BYTES,
     aspect_range=None,
+    assess=quality.assess_identity,
 )
 
 
 def prepare_selfie(source: bytes | IO[bytes]) -> PreparedImage:
     """Prepare a selfie: upright, cropped to a portrait between 9:16 and 3:4
-    (centred), long side 1280 px, at least 480x640, 110 KB to 3.8 MB.
+    (centred), long side 1280 px, at least 480x640 (from at least 360x480), 110 KB
+    to 3.8 MB, with the quality warnings that apply.
 
     `source` is the file's bytes or a binary file object (a Django UploadedFile
     works), read from its start in chunks and never beyond `MAX_INPUT_BYTES`.
@@ -183,7 +214,7 @@ def prepare_selfie(source: bytes | IO[bytes]) -> PreparedImage:
 
 def prepare_identity(source: bytes | IO[bytes]) -> PreparedImage:
     """Prepare a KTP photo: upright, shape kept, long side 1600 px, at least
-    480x360, 110 KB to 1.9 MB.
+    480x360, 110 KB to 1.9 MB, with the quality warnings that apply.
 
     `source` as for `prepare_selfie`. Raises ValidationError with one of the codes in
     the module docstring.
@@ -204,7 +235,17 @@ def _prepare(source: bytes | IO[bytes], spec: _Spec) -> PreparedImage:
         raise _error("not_an_image") from None
     with im:
         decoded = _decode(im, spec)
-        return _encode_within_limits(decoded, spec)
+    start_long = min(spec.long_side, decoded.available_long_side)
+    first = decoded.render(start_long, spec.min_size)
+    # The checks judge the photo as taken: the first rendering, unless it had to be
+    # enlarged to the provider's minimum, when the decoded crop itself.
+    enlarged = first.width > decoded.crop_size[0] * decoded.scale
+    judged = decoded.preview(quality.LONG_SIDE) if enlarged else first
+    findings = spec.assess(quality.grey_copy(judged))
+    if findings.refusal:
+        raise _error(findings.refusal)
+    prepared = _encode_within_limits(decoded, spec, first)
+    return dataclasses.replace(prepared, warnings=findings.warnings)
 
 
 def _read_capped(source: bytes | IO[bytes]) -> bytes:
@@ -251,11 +292,25 @@ class _Decoded:
 
     def render(self, long_side: int, min_size: tuple[int, int]) -> Image.Image:
         """The crop, scaled to `long_side` (within the decoded pixels and no smaller
-        than `min_size`), upright, without `info`."""
+        than `min_size`), upright, in RGB, without `info`."""
         crop_w, crop_h = self.crop_size
-        upright_size = _output_size(crop_w, crop_h, long_side, self.scale, min_size)
-        box = (crop_h, crop_w) if self.swaps_axes else (crop_w, crop_h)
-        box_w, box_h = box[0] * self.scale, box[1] * self.scale
+        return self._scaled(
+            _output_size(crop_w, crop_h, long_side, self.scale, min_size)
+        )
+
+    def preview(self, long_side: int) -> Image.Image:
+        """The crop as decoded, upright, its long side brought down to `long_side`
+        (never enlarged): what the quality checks judge."""
+        crop_w, crop_h = self.crop_size
+        factor = min(1.0, self.scale, long_side / max(crop_w, crop_h))
+        return self._scaled(
+            (max(1, round(crop_w * factor)), max(1, round(crop_h * factor)))
+        )
+
+    def _scaled(self, upright_size: tuple[int, int]) -> Image.Image:
+        crop_w, crop_h = self.crop_size
+        stored_w, stored_h = (crop_h, crop_w) if self.swaps_axes else (crop_w, crop_h)
+        box_w, box_h = stored_w * self.scale, stored_h * self.scale
         left = (self.pixels.width - box_w) / 2
         top = (self.pixels.height - box_h) / 2
         out = self.pixels.resize(
@@ -292,9 +347,9 @@ def _decode(im: ImageFile.ImageFile, spec: _Spec) -> _Decoded:
             (stored_h, stored_w) if orientation in _SWAPS_AXES else (stored_w, stored_h)
         )
         crop_w, crop_h = _crop_size(upright_w, upright_h, spec.aspect_range)
-        min_w, min_h = spec.min_size
-        if crop_w < min_w or crop_h < min_h:
+        if crop_w < spec.capture_min_size[0] or crop_h < spec.capture_min_size[1]:
             raise _too_small(spec)
+        min_w, min_h = spec.min_size
         if is_jpeg:
             # The largest reduction that keeps the crop at least `long_side` long and
             # at least the minimum size: libjpeg then computes only 1/2, 1/4 or 1/8
@@ -350,7 +405,10 @@ def _output_size(
     min_size: tuple[int, int],
 ) -> tuple[int, int]:
     """Upright output size: the crop scaled to `long_side`, never beyond the decoded
-    pixels (`scale`) and never below `min_size`."""
+    pixels (`scale`) and never below `min_size`. A crop smaller than `min_size` (a
+    selfie from a 640x480 webcam) is scaled up to it: the provider asks for that
+    size, and enlarging adds no detail, which is why the quality checks read the
+    photo before this."""
     factor = min(long_side / max(crop_w, crop_h), scale, 1.0)
     factor = max(factor, min_size[0] / crop_w, min_size[1] / crop_h)
     return (
@@ -370,22 +428,31 @@ def _to_rgb(im: Image.Image) -> Image.Image:
             im.convert("I").point(lambda v: v * (1 / 256)).convert("L").convert("RGB")
         )
     if im.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in im.info:
-        rgba = im.convert("RGBA")
+        rgba = im if im.mode == "RGBA" else im.convert("RGBA")
+        if rgba.getchannel("A").getextrema() == (255, 255):
+            # Opaque everywhere (most screenshots carry an unused alpha channel).
+            return rgba.convert("RGB")
+        # Composited before scaling, unlike what one might expect: Pillow scales an
+        # RGBA image by premultiplying it at full size first, which costs more than
+        # this one pass (bench/prepare_images.py measures both).
         flat = Image.new("RGB", rgba.size, _WHITE)
-        flat.paste(rgba, mask=rgba.getchannel("A"))
+        flat.paste(rgba, mask=rgba)
         return flat
     return im.convert("RGB")
 
 
-def _encode_within_limits(decoded: _Decoded, spec: _Spec) -> PreparedImage:
-    """Encode at the standard settings, then step quality, subsampling and size up
-    (too few bytes) or down (too many) until the JPEG is within the target.
+def _encode_within_limits(
+    decoded: _Decoded, spec: _Spec, first: Image.Image
+) -> PreparedImage:
+    """Encode `first` (the rendering at the standard long side) at the standard
+    settings, then step quality, subsampling and size up (too few bytes) or down
+    (too many) until the JPEG is within the target.
 
     Raises ValidationError ``too_little_detail`` or ``too_much_detail``.
     """
     start_long = min(spec.long_side, decoded.available_long_side)
     top_long = min(LONG_SIDE_CAP, decoded.available_long_side)
-    rendered: dict[int, Image.Image] = {}
+    rendered: dict[int, Image.Image] = {start_long: first}
 
     def attempt(long_side: int, quality: int, subsampling: int) -> PreparedImage:
         if long_side not in rendered:
@@ -423,15 +490,16 @@ def _more_bytes(start_long: int, top_long: int) -> Iterator[tuple[int, int, int]
     yield start_long, 95, _SUBSAMPLING_444
     if top_long > start_long:
         yield top_long, 95, _SUBSAMPLING_444
-    yield top_long, 100, _SUBSAMPLING_444
+    # Nothing above 95: at 96-100 libjpeg's quantisation stops discarding anything,
+    # and the bytes it adds are noise and ringing, not detail (padding).
 
 
 def _fewer_bytes(
     start_long: int, min_size: tuple[int, int]
 ) -> Iterator[tuple[int, int, int]]:
     """Settings to try, in order, when the JPEG is over the byte maximum."""
-    for quality in (75, 65, 50):
-        yield start_long, quality, _SUBSAMPLING_420
+    for level in (75, 65, 50):
+        yield start_long, level, _SUBSAMPLING_420
     long_side = start_long
     while long_side > max(min_size):
         long_side = max(math.floor(long_side * 0.8), max(min_size))

@@ -17,16 +17,17 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import timedelta
 
-from django.core import signing
-from django.core.exceptions import ValidationError
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from verification import tokens
 from verification.fields import EncryptedJSONField
 
 HANDOFF_SALT = "onboarding.handoff"
@@ -54,6 +55,8 @@ class PendingPhoto(models.Model):
     browser = models.CharField(max_length=64, db_index=True)
     kind = models.CharField(max_length=10, choices=Kind)
     image = models.FileField(upload_to=pending_photo_path)
+    # Codes of the quality warnings it passed with (onboarding.quality).
+    warnings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -64,8 +67,10 @@ class PendingPhoto(models.Model):
         return f"{self.kind} {self.token[:6]}"
 
     @classmethod
-    def keep(cls, *, browser: str, kind: str, data: bytes) -> PendingPhoto:
-        photo = cls(browser=browser, kind=kind)
+    def keep(
+        cls, *, browser: str, kind: str, data: bytes, warnings: Sequence[str] = ()
+    ) -> PendingPhoto:
+        photo = cls(browser=browser, kind=kind, warnings=list(warnings))
         photo.image.save(f"{kind}.jpg", ContentFile(data), save=False)
         photo.save()
         return photo
@@ -141,6 +146,9 @@ class Handoff(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     values = EncryptedJSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
+    # The computer that made the link: it may reopen the form with it (the way back
+    # from the QR code page) without using the link up.
+    created_by = models.CharField(max_length=64, blank=True)
     # The phone that opened the link; only it may open it again.
     opened_by = models.CharField(max_length=64, blank=True)
 
@@ -152,15 +160,34 @@ class Handoff(models.Model):
         return str(self.code)
 
     def signed_token(self) -> str:
-        return signing.dumps(str(self.code), salt=HANDOFF_SALT)
+        return tokens.sign(self.code, salt=HANDOFF_SALT)
 
     @classmethod
-    def from_signed_token(cls, token: str, *, max_age: timedelta) -> Handoff | None:
-        try:
-            code = signing.loads(token, salt=HANDOFF_SALT, max_age=max_age)
-            return cls.objects.get(code=code)
-        except (signing.BadSignature, cls.DoesNotExist, ValidationError, TypeError):
-            return None
+    def from_signed_token(cls, token: str) -> Handoff | None:
+        """The hand-off behind `token` while its draft is kept (a day); whether a
+        phone may still open it is `may_open`'s answer."""
+        code = tokens.read(token, salt=HANDOFF_SALT, max_age=DRAFT_LIFETIME)
+        return cls.objects.filter(code=code).first() if code else None
+
+    def may_open(self, browser: str) -> bool:
+        """The computer that made it, as long as the draft is kept; otherwise one
+        phone, within HANDOFF_LINK_MAX_AGE_MINUTES."""
+        if browser and browser == self.created_by:
+            return True
+        max_age = timedelta(minutes=settings.HANDOFF_LINK_MAX_AGE_MINUTES)
+        fresh = timezone.now() - self.created_at <= max_age
+        return fresh and self.opened_by in ("", browser)
+
+    def open_on(self, browser: str) -> None:
+        """The first phone to open the link takes it, and the photos with it."""
+        if browser == self.created_by or self.opened_by:
+            return
+        self.opened_by = browser
+        self.save(update_fields=["opened_by"])
+        photos = [self.values.get(f"{kind}Photo") for kind in ("face", "identity")]
+        PendingPhoto.objects.filter(token__in=[t for t in photos if t]).update(
+            browser=browser
+        )
 
     @classmethod
     def purge_old(cls) -> int:

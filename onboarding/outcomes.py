@@ -58,12 +58,15 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}{'*' * max(1, len(local) - 1)}@{domain}"
 
 
+def decision_message(attempt: Attempt) -> str:
+    """What the reviewer who decided `attempt` wrote to the applicant, if anything."""
+    if attempt.status not in (Attempt.Status.APPROVED, Attempt.Status.REJECTED):
+        return ""
+    decision = attempt.latest_decision
+    return decision.applicant_message if decision else ""
+
+
 def status_context(attempt: Attempt) -> dict:
-    decision = (
-        attempt.latest_decision
-        if attempt.status in (Attempt.Status.APPROVED, Attempt.Status.REJECTED)
-        else None
-    )
     rejections = [
         {
             "field": field,
@@ -79,5 +82,5 @@ def status_context(attempt: Attempt) -> dict:
         "masked_email": mask_email(attempt.email_address),
         "slow": attempt.in_progress and attempt.next_try_at is not None,
         "our_fault": attempt.failure in Attempt.OUR_FAULT,
-        "decision_message": decision.applicant_message if decision else "",
+        "decision_message": decision_message(attempt),
     }

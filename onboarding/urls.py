@@ -8,7 +8,9 @@ urlpatterns = [
     path("", views.start, name="start"),
     path("privacy/", views.privacy, name="privacy"),
     path("register/", views.register, name="register"),
+    path("register/edit/", views.register_edit, name="register_edit"),
     path("register/confirm/", views.register_confirm, name="register_confirm"),
+    path("register/language/", views.register_language, name="register_language"),
     path("register/retry/<uuid:code>/", views.register_retry, name="register_retry"),
     path("register/photo/<str:token>/", views.pending_photo, name="pending_photo"),
     path("register/handoff/", views.handoff, name="handoff"),
@@ -18,6 +20,7 @@ urlpatterns = [
     path("status/<uuid:code>/retry", views.status_retry, name="status_retry"),
     path("status/link/<str:token>/", views.status_link, name="status_link"),
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -4,40 +4,50 @@ hand-off to a phone, and the status page.
 An applicant has no account. Their browser session holds a random browser id (which
 pending photos belong to) and the codes of the attempts they may see; a signed link
 adds an attempt to any browser that opens it.
+
+The form's journey: `register` (the form; valid data goes on to the review step),
+`register_edit` (the review step's Change buttons), `register_confirm` (the review
+step's send), `register_language` (the language switch on either page).
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import timedelta
+from typing import Any
 
 import segno
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from onboarding import tasks as onboarding_tasks
-from onboarding.forms import FIELDS_TO_FIX, RegistrationForm, script_messages
+from onboarding.forms import (
+    CONTACT_FIELDS,
+    FORM_ORDER,
+    KTP_FIELDS,
+    PHOTO_FIELDS,
+    RegistrationForm,
+    photo_settings,
+    script_messages,
+)
 from onboarding.models import Handoff, PendingPhoto
-from onboarding.outcomes import status_context
+from onboarding.outcomes import decision_message, status_context
 from onboarding.privacy import PRIVACY_NOTICE_VERSION, retention_periods
 from verification.models import Attempt
-from verification.submission import (
-    LimitReached,
-    can_retry,
-    retry_failed_attempt,
-    submit_attempt,
-)
+from verification.submission import LimitReached, can_retry, retry_failed_attempt
 
 TEXT_FIELDS = ("identityId", "fullName", "birthDate", "emailAddress", "phoneNumber")
+# Attempts the applicant may correct with a prefilled form.
+CORRECTABLE = (Attempt.Status.NOT_VERIFIED, Attempt.Status.REJECTED)
 
 
 # Session helpers -------------------------------------------------------------------
@@ -63,20 +73,35 @@ def session_attempt(request: HttpRequest, code: uuid.UUID) -> Attempt:
     return get_object_or_404(Attempt.objects.select_related("applicant"), code=code)
 
 
+def session_options(request: HttpRequest) -> dict[str, Any]:
+    """What the form knows of this browser's session."""
+    return {
+        "browser": browser_id(request),
+        "attempts_in_session": request.session.get("created", 0),
+        "visible_attempts": request.session.get("attempts", []),
+    }
+
+
 def new_form(request: HttpRequest, initial: dict | None = None) -> RegistrationForm:
-    return RegistrationForm(
-        initial={"submission": uuid.uuid4(), **(initial or {})},
-        browser=browser_id(request),
-    )
+    return RegistrationForm.blank(initial=initial, **session_options(request))
 
 
-def bound_form(request: HttpRequest, *, files: bool = True) -> RegistrationForm:
+def bound_form(
+    request: HttpRequest, *, files: bool = True, confirming: bool = False
+) -> RegistrationForm:
     return RegistrationForm(
         request.POST,
         request.FILES if files else None,
-        browser=browser_id(request),
-        attempts_in_session=request.session.get("created", 0),
+        confirming=confirming,
+        **session_options(request),
     )
+
+
+def link_expired(request: HttpRequest, link: str) -> HttpResponse:
+    """The page for a signed link that no longer works (`link`: "status" or
+    "handoff"), with the way forward."""
+    context = {"link": link, "minutes": settings.HANDOFF_LINK_MAX_AGE_MINUTES}
+    return render(request, "onboarding/link_expired.html", context, status=410)
 
 
 # Pages -----------------------------------------------------------------------------
@@ -96,18 +121,18 @@ def privacy(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on any page that names none (the admin's)."""
+    return redirect(static("favicon.ico"), permanent=True)
+
+
 @never_cache
 @sensitive_post_parameters()
 def register(request: HttpRequest) -> HttpResponse:
     """The form (GET) and its first submission (POST): valid data goes on to the
     review step; otherwise the form comes back with every error beside its field,
     everything typed still there and every photo already received kept."""
-    if request.method == "POST" and "edit" in request.POST:
-        # Back from the review step to change something.
-        initial = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
-        return render_form(
-            request, new_form(request, initial), focus=request.POST["edit"]
-        )
     if request.method != "POST":
         return render_form(request, new_form(request))
     onboarding_tasks.schedule_purge()  # for the photos this request may keep
@@ -120,6 +145,21 @@ def register(request: HttpRequest) -> HttpResponse:
 @never_cache
 @sensitive_post_parameters()
 @require_POST
+def register_edit(request: HttpRequest) -> HttpResponse:
+    """The review step's Change and Retake buttons: the form again, filled in with
+    what the review step showed, that field focused."""
+    initial = {
+        name: request.POST.get(name, "") for name in RegistrationForm.base_fields
+    }
+    initial = {name: value for name, value in initial.items() if value}
+    return render_form(
+        request, new_form(request, initial), focus=request.POST.get("edit")
+    )
+
+
+@never_cache
+@sensitive_post_parameters()
+@require_POST
 def register_confirm(request: HttpRequest) -> HttpResponse:
     """The review step's "send": store the attempt, queue its verification and go to
     the status page without waiting for the provider. The same form sent again (a
@@ -127,53 +167,27 @@ def register_confirm(request: HttpRequest) -> HttpResponse:
     already = sent_before(request)
     if already:
         return redirect("status", code=already.code)
-    form = bound_form(request, files=False)
+    form = bound_form(request, files=False, confirming=True)
     if not form.is_valid():
         # The other request of a double click may have sent it meanwhile (and
         # cleared its photos): the applicant goes where that one went.
         already = sent_before(request)
         if already:
             return redirect("status", code=already.code)
+        if form.only_confirmations_missing():
+            return render_review(request, form)
         return render_form(request, form.with_photo_tokens())
-    data = form.cleaned_data
-    if form.birth_date_mismatch and not data["confirmBirthDate"]:
-        form.add_error(
-            "confirmBirthDate",
-            _("Please check your date of birth and tick the box to confirm it."),
-        )
-        return render_review(request, form)
-    retry_of = None
-    if data["retryOf"]:
-        retry_of = session_attempt(request, data["retryOf"])
-    browser = browser_id(request)
     try:
-        attempt, created = submit_attempt(
-            nik=data["identityId"],
-            full_name=data["fullName"],
-            birth_date=data["birthDate"],
-            email_address=data["emailAddress"],
-            phone_number=data["phoneNumber"],
-            # Read once the attempt's row is in, not before (see submit_attempt).
-            face_image=form.photos["face"].read,
-            identity_image=form.photos["identity"].read,
-            consent_version=PRIVACY_NOTICE_VERSION,
-            language=get_language(),
-            submission=data["submission"],
-            browser=browser,
-            birth_date_confirmed=form.birth_date_mismatch,
-            retry_of=retry_of,
-        )
+        attempt, created = form.submit(language=get_language())
     except LimitReached:
         # Another tab used the last attempt between review and send.
         return render_form(
             request, bound_form(request, files=False).with_photo_tokens()
         )
-    if attempt.browser != browser:
+    if attempt.browser != form.browser:
         raise Http404
     if created:
         request.session["created"] = request.session.get("created", 0) + 1
-        for photo in form.photos.values():
-            photo.discard()
         onboarding_tasks.purge_drafts.enqueue()
     remember_attempt(request, attempt)
     return redirect("status", code=attempt.code)
@@ -190,69 +204,53 @@ def sent_before(request: HttpRequest) -> Attempt | None:
 
 
 @never_cache
+@sensitive_post_parameters()
+@require_POST
+def register_language(request: HttpRequest) -> HttpResponse:
+    """The language switch on the form and the review step: the form posts itself
+    here, and the same step comes back in the other language with everything typed
+    and every photo kept."""
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        language = get_language()
+    translation.activate(language)
+    form = bound_form(request)
+    if request.POST.get("step") == "review" and form.is_valid():
+        response = render_review(request, form)
+    else:
+        form.is_valid()  # keeps the photos that pass
+        form.keep_only_photo_errors()
+        response = render_form(request, form.with_photo_tokens())
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response
+
+
+@never_cache
 @require_GET
 def register_retry(request: HttpRequest, code: uuid.UUID) -> HttpResponse:
-    """ "Fix and resubmit": the form again, filled with the previous attempt, asking
-    only for what the provider rejected; the photos that passed come along."""
+    """ "Fix and send again" after a not verified or a reviewer's rejection: the form
+    again, filled with the previous attempt, asking only for what was turned down;
+    the photos that passed come along."""
     attempt = session_attempt(request, code)
-    if attempt.status != Attempt.Status.NOT_VERIFIED:
+    if attempt.status not in CORRECTABLE:
         return redirect("status", code=attempt.code)
-    browser = browser_id(request)
-    if attempt.browser != browser:
-        # Opened from the emailed link on another device: whoever holds the link
-        # sees the outcome, never the data or the photos behind it.
-        return render_form(request, new_form(request, {"retryOf": attempt.code}))
     onboarding_tasks.schedule_purge()  # for the copies of the photos that passed
-    fix = fields_to_fix(attempt)
-    initial = {
-        "identityId": attempt.applicant.nik,
-        "fullName": attempt.full_name,
-        "birthDate": attempt.birth_date,
-        "emailAddress": attempt.email_address,
-        "phoneNumber": attempt.phone_number,
-        "retryOf": attempt.code,
-        "consent": attempt.consent_version == PRIVACY_NOTICE_VERSION,
-    }
-    for kind, field, image in (
-        ("face", "faceImage", attempt.face_image),
-        ("identity", "identityImage", attempt.identity_image),
-    ):
-        if field not in fix:
-            with image.open("rb") as f:
-                photo = PendingPhoto.keep(browser=browser, kind=kind, data=f.read())
-            initial[f"{kind}Photo"] = photo.token
-    return render_form(request, new_form(request, initial), retry_of=attempt)
-
-
-def fields_to_fix(attempt: Attempt) -> set[str]:
-    return {FIELDS_TO_FIX[f] for f in attempt.reject_fields if f in FIELDS_TO_FIX}
-
-
-KTP_FIELDS = ["identityId", "fullName", "birthDate"]
-CONTACT_FIELDS = ["emailAddress", "phoneNumber"]
-PHOTO_FIELDS = ["faceImage", "identityImage"]
-FORM_ORDER = KTP_FIELDS + CONTACT_FIELDS + PHOTO_FIELDS
+    options = session_options(request)
+    return render_form(request, RegistrationForm.correcting(attempt, **options))
 
 
 def render_form(
-    request: HttpRequest,
-    form: RegistrationForm,
-    *,
-    retry_of: Attempt | None = None,
-    focus: str | None = None,
+    request: HttpRequest, form: RegistrationForm, *, focus: str | None = None
 ) -> HttpResponse:
-    retry_code = form["retryOf"].value()
-    if retry_of is None and retry_code:
-        try:
-            retry_of = session_attempt(request, retry_code)
-        except (Http404, ValueError):
-            retry_of = None
-    fix = fields_to_fix(retry_of) if retry_of else set()
-    elsewhere = retry_of is not None and retry_of.browser != browser_id(request)
-    if retry_of and (elsewhere or not fix):
-        # Everything is asked again: the provider named nothing we can ask for, or
-        # the form is on another device than the application was sent from.
-        fix = set(FORM_ORDER)
+    fix = form.fields_to_fix()
+    retry_of = form.retry_of
     others = [name for name in FORM_ORDER if name not in fix]
     tokens = form.photo_tokens()
     context = {
@@ -261,17 +259,22 @@ def render_form(
             "face": tokens.get("facePhoto"),
             "identity": tokens.get("identityPhoto"),
         },
+        "warning_messages": form.photo_warning_messages(),
         "nik_warnings": form.nik_warnings,
         "retry_of": retry_of,
-        "elsewhere": elsewhere,
+        "elsewhere": form.elsewhere,
+        "decision_message": ""
+        if retry_of is None or form.elsewhere
+        else decision_message(retry_of),
         "ktp_fields": KTP_FIELDS,
         "contact_fields": CONTACT_FIELDS,
         "photo_fields": PHOTO_FIELDS,
-        "fix_fields": [name for name in FORM_ORDER if name in fix],
+        "fix_fields": fix,
         "other_fields": others,
         "other_errors": any(form[name].errors for name in others),
         "focus": focus if focus in form.fields else None,
         "messages_for_script": script_messages(),
+        "photo_settings": photo_settings(),
     }
     return render(request, "onboarding/register.html", context)
 
@@ -281,6 +284,8 @@ def render_review(request: HttpRequest, form: RegistrationForm) -> HttpResponse:
         "form": form,
         "values": form.values(),
         "photos": form.photo_tokens(),
+        "photo_warnings": form.photo_warnings(),
+        "warning_messages": form.photo_warning_messages(),
         "nik_warnings": form.nik_warnings,
         "birth_date_mismatch": form.birth_date_mismatch,
     }
@@ -321,38 +326,30 @@ def handoff(request: HttpRequest) -> HttpResponse:
         )
         if photo:
             values[f"{kind}Photo"] = photo.token
-    handoff = Handoff.objects.create(values=values)
+    found = Handoff.objects.create(values=values, created_by=browser)
     onboarding_tasks.schedule_purge()
-    link = request.build_absolute_uri(
-        reverse("handoff_open", args=[handoff.signed_token()])
-    )
+    path = reverse("handoff_open", args=[found.signed_token()])
+    link = request.build_absolute_uri(path)
     qr = segno.make(link, error="m").svg_inline(scale=5, border=2)
-    return render(
-        request,
-        "onboarding/handoff.html",
-        {
-            "link": link,
-            "qr": mark_safe(qr),  # noqa: S308 (generated by segno from our own URL)
-            "minutes": settings.HANDOFF_LINK_MAX_AGE_MINUTES,
-        },
-    )
+    context = {
+        "link": link,
+        "back": path,
+        "qr": mark_safe(qr),  # noqa: S308 (generated by segno from our own URL)
+        "minutes": settings.HANDOFF_LINK_MAX_AGE_MINUTES,
+    }
+    return render(request, "onboarding/handoff.html", context)
 
 
 @never_cache
 @require_GET
 def handoff_open(request: HttpRequest, token: str) -> HttpResponse:
-    max_age = timedelta(minutes=settings.HANDOFF_LINK_MAX_AGE_MINUTES)
-    found = Handoff.from_signed_token(token, max_age=max_age)
+    """The hand-off link: the form with what was typed, on the first phone that
+    opens it (and then only there), or back on the computer that made it."""
     browser = browser_id(request)
-    if found is None or found.opened_by not in ("", browser):
-        return render(request, "onboarding/handoff_expired.html", status=410)
-    if not found.opened_by:
-        found.opened_by = browser
-        found.save(update_fields=["opened_by"])
-        tokens = [found.values.get(f"{kind}Photo") for kind in ("face", "identity")]
-        PendingPhoto.objects.filter(token__in=[t for t in tokens if t]).update(
-            browser=browser
-        )
+    found = Handoff.from_signed_token(token)
+    if found is None or not found.may_open(browser):
+        return link_expired(request, "handoff")
+    found.open_on(browser)
     return render_form(request, new_form(request, dict(found.values)))
 
 
@@ -381,7 +378,7 @@ def status_link(request: HttpRequest, token: str) -> HttpResponse:
     """The signed link from the email: reopens the status page in any browser."""
     attempt = Attempt.from_signed_token(token)
     if attempt is None:
-        return render(request, "onboarding/status_link_expired.html", status=410)
+        return link_expired(request, "status")
     remember_attempt(request, attempt)
     return redirect("status", code=attempt.code)
 

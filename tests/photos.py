@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 # A public-domain portrait (see fixtures/README.md).
 FACE_PORTRAIT = Path(__file__).resolve().parent / "fixtures" / "face-portrait.png"
@@ -171,3 +171,77 @@ def mean_colour(
         / pixels
         for band in range(3)
     )
+
+
+def ktp_scene(
+    size: tuple[int, int] = (1600, 1000),
+    *,
+    noise: float = 0.12,
+    table: tuple[int, int, int] = (46, 40, 36),
+) -> Image.Image:
+    """A photo of a KTP lying on a table (dark by default): an ID-1 card (light
+    blue, printed rows of text, the fixture portrait as the holder's photo) filling
+    most of the frame, with `noise` of sensor-like noise."""
+    width, height = size
+    picture = Image.new("RGB", size, table)
+    card_w = round(width * 0.86)
+    card_h = round(card_w * 53.98 / 85.6)
+    if card_h > height * 0.9:
+        card_h = round(height * 0.9)
+        card_w = round(card_h * 85.6 / 53.98)
+    card = Image.new("RGB", (card_w, card_h), (150, 190, 222))
+    draw = ImageDraw.Draw(card)
+    unit = card_h / 54
+    font = ImageFont.load_default(size=max(8, round(unit * 2.6)))
+    draw.text(
+        (card_w / 2, unit * 2), "PROVINSI CONTOH", fill="black", font=font, anchor="mt"
+    )
+    rows = ["NIK : 3171234567890001", "Nama : ASEP SUPRIYADI",
+            "Tempat/Tgl Lahir : BANDUNG, 06-07-1990", "Alamat : JL. CONTOH NO. 1",
+            "Agama : ISLAM", "Pekerjaan : KARYAWAN", "Berlaku Hingga : SEUMUR HIDUP"]  # fmt: skip
+    for line, row in enumerate(rows):
+        draw.text((unit * 3, unit * (9 + line * 5.5)), row, fill="black", font=font)
+    photo_w, photo_h = round(card_w * 0.24), round(card_h * 0.45)
+    holder = _portrait().resize((photo_w, photo_w), Image.Resampling.BICUBIC)
+    backdrop = Image.new("RGB", (photo_w, photo_h), (200, 30, 40))
+    backdrop.paste(holder, (0, photo_h - photo_w))
+    card.paste(backdrop, (round(card_w * 0.72), round(card_h * 0.22)))
+    picture.paste(card, ((width - card_w) // 2, (height - card_h) // 2))
+    if noise:
+        grain = Image.merge("RGB", [Image.effect_noise(size, 48) for _ in range(3)])
+        picture = Image.blend(picture, grain, noise)
+    return picture
+
+
+# Where the face is in the fixture portrait, as shares of its side: centre and width.
+PORTRAIT_FACE_CENTRE = (0.44, 0.22)
+PORTRAIT_FACE_WIDTH = 0.2
+
+
+def selfie_scene(
+    size: tuple[int, int], *, face_width: float = 0.42, centre=(0.5, 0.4)
+) -> Image.Image:
+    """A selfie as the face guide frames it: the fixture portrait scaled so that
+    the face is `face_width` of the frame's width, its centre at `centre` (shares
+    of the frame), on a plain wall where the portrait does not reach. No noise."""
+    width, height = size
+    frame = Image.new("RGB", size, (150, 146, 140))
+    portrait = _portrait()
+    scale = width * face_width / PORTRAIT_FACE_WIDTH / portrait.width
+    left = width * centre[0] - portrait.width * scale * PORTRAIT_FACE_CENTRE[0]
+    top = height * centre[1] - portrait.height * scale * PORTRAIT_FACE_CENTRE[1]
+    # Only the part of the portrait inside the frame is scaled.
+    x0, y0 = max(0, left), max(0, top)
+    x1 = min(width, left + portrait.width * scale)
+    y1 = min(height, top + portrait.height * scale)
+    box = (
+        (x0 - left) / scale,
+        (y0 - top) / scale,
+        (x1 - left) / scale,
+        (y1 - top) / scale,
+    )
+    visible = portrait.resize(
+        (round(x1 - x0), round(y1 - y0)), Image.Resampling.BICUBIC, box=box
+    )
+    frame.paste(visible, (round(x0), round(y0)))
+    return frame

@@ -1,66 +1,78 @@
-"""The applicant journey in a real Chromium: a fake camera shows a face, the
-applicant captures a selfie, uploads a KTP photo, reviews, sends, and watches the
-status page update itself. Also the same form without a camera and without
-JavaScript, and an accessibility check of every page on the way."""
+"""The applicant journey in a real Chromium with the site's real Content Security
+Policy: fake webcams of 640x480 and 1280x720 show a face, the applicant captures a
+selfie, uploads a KTP photo, reviews, sends, and watches the status page update
+itself while a recording stand-in for the provider answers. Also a camera too small
+for the check, hints on a dark preview, retakes, the form without a camera and
+without JavaScript, the language switch, and the review page that updates itself."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import base64
+import io
+import json
+import re
+import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connections
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from PIL.JpegImagePlugin import JpegImageFile
+from playwright.sync_api import Page, expect
 
 from tests.applying import ktp_bytes
+from tests.browsing import (
+    Complaints,
+    assert_accessible,
+    chromium,
+    new_context,
+    write_y4m,
+)
+from tests.kredibel_payloads import Canned, serve_canned
 from tests.photos import FACE_PORTRAIT, phone_jpeg
+from tests.reviewing import make_user
 from tests.worker import run_worker
+from verification import reviews
+from verification.kredibel import FACE_IMAGE_LIMITS
 from verification.models import Attempt
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Django's live server and Playwright's sync API share this process.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-AXE = Path(__file__).resolve().parent.parent / "node_modules/axe-core/axe.min.js"
-HEADLESS_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+def verified_answer() -> bytes:
+    code = uuid.uuid4()
+    return json.dumps(
+        {
+            "message": "Certificate electronic verification has been done",
+            "data": {
+                "id": str(code),
+                "status": "verified",
+                "rejectFields": [],
+                "referenceId": f"ref_certel#{code}",
+            },
+        }
+    ).encode()
 
 
-def write_y4m(path: Path, size: tuple[int, int] = (1280, 960), frames: int = 2) -> Path:
-    """A camera feed of the face portrait, letterboxed into `size`, as the YUV4MPEG2
-    file Chromium's fake camera plays."""
-    width, height = size
-    with Image.open(FACE_PORTRAIT) as portrait:
-        face = portrait.convert("RGB").resize(
-            (height, height), Image.Resampling.LANCZOS
-        )
-    frame = Image.new("RGB", size, (40, 40, 40))
-    frame.paste(face, ((width - height) // 2, 0))
-    y, cb, cr = frame.convert("YCbCr").split()
-    half = (width // 2, height // 2)
-    planes = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
-    with path.open("wb") as f:
-        f.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
-            f.write(b"FRAME\n" + planes)
-    return path
+@pytest.fixture
+def provider(live_server, settings):
+    """A stand-in for the provider over real HTTP that answers `verified` and
+    records every request it receives."""
+    canned = Canned(body=verified_answer())
+    with serve_canned(canned) as url:
+        settings.KREDIBEL_BASE_URL = url
+        settings.KREDIBEL_API_KEY = "stand-in-key"
+        yield canned
 
 
 @pytest.fixture(scope="module")
-def camera_feed(tmp_path_factory) -> Path:
-    return write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m")
+def cameras(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cameras")
+    return {
+        "640x480": write_y4m(folder / "vga.y4m", (640, 480)),
+        "1280x720": write_y4m(folder / "hd.y4m", (1280, 720)),
+        "640x360": write_y4m(folder / "small.y4m", (640, 360)),
+        "dark": write_y4m(folder / "dark.y4m", (1280, 720), light=0.15),
+    }
 
 
 @pytest.fixture
@@ -68,43 +80,6 @@ def ktp_file(tmp_path) -> Path:
     path = tmp_path / "ktp.jpg"
     path.write_bytes(ktp_bytes())
     return path
-
-
-@contextmanager
-def chromium(*, camera_feed: Path | None = None) -> Iterator[Browser]:
-    """Debian's Chromium, headless, with a fake camera playing `camera_feed`."""
-    with sync_playwright() as playwright:
-        browser = launch(playwright, camera_feed=camera_feed)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            # Database queries made while Playwright runs use a connection of their
-            # own (Django keeps one per context); it is closed where it lives.
-            connections.close_all()
-
-
-def launch(playwright, *, camera_feed: Path | None):
-    args = list(HEADLESS_ARGS)
-    if camera_feed:
-        args += [
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera_feed}",
-        ]
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-
-
-def assert_accessible(page: Page) -> None:
-    """No serious or critical accessibility problem that axe-core can find."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document)")
-    problems = [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} element(s))"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not problems, problems
 
 
 def fill_details(page: Page, nik: str = "1234567890123456") -> None:
@@ -115,21 +90,25 @@ def fill_details(page: Page, nik: str = "1234567890123456") -> None:
     page.fill("#id_phoneNumber", "0812 3456 7890")
 
 
-def test_an_applicant_captures_a_selfie_and_follows_the_outcome(
-    sandbox, camera_feed, ktp_file
-):
-    with chromium(camera_feed=camera_feed) as browser:
-        # The strict CSP would refuse the injected axe-core script.
-        context = browser.new_context(locale="en-US", bypass_csp=True)
-        context.grant_permissions(["camera"], origin=sandbox.url)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+def open_selfie_camera(page: Page):
+    selfie = page.locator("#field-faceImage")
+    selfie.get_by_role("button", name="Open the camera").click()
+    capture = selfie.get_by_role("button", name="Take selfie")
+    expect(capture).to_be_enabled(timeout=15000)  # only once a frame arrived
+    return selfie, capture
 
-        page.goto(sandbox.url + "/")
+
+@pytest.mark.parametrize("camera", ["640x480", "1280x720"])
+def test_a_webcam_selfie_reaches_the_provider_within_its_limits(
+    provider, live_server, cameras, ktp_file, camera
+):
+    with chromium(camera_feed=cameras[camera]) as browser:
+        complaints = Complaints()
+        page = complaints.watch(new_context(browser, live_server.url).new_page())
+
+        page.goto("/")
         assert_accessible(page)
         page.get_by_role("link", name="Start").click()
-        assert_accessible(page)
         fill_details(page)
 
         selfie = page.locator("#field-faceImage")
@@ -137,19 +116,12 @@ def test_an_applicant_captures_a_selfie_and_follows_the_outcome(
         expect(capture).to_be_hidden()  # nothing to take before the camera opens
         expect(selfie.get_by_role("button", name="Retake")).to_be_hidden()
         expect(selfie.locator("#id_faceImage")).to_be_hidden()  # the camera replaces it
-        selfie.get_by_role("button", name="Open the camera").click()
-        expect(capture).to_be_visible()
-        expect(capture).to_be_enabled(timeout=15000)  # only once a frame arrived
+        selfie, capture = open_selfie_camera(page)
         expect(selfie.locator("[data-loader]")).to_be_hidden()
+        expect(selfie.locator("[data-hint]")).to_have_text("Good: take the photo.")
         capture.click()
         expect(selfie.locator("[data-captured]")).to_be_visible()
         expect(selfie.get_by_role("button", name="Retake")).to_be_visible()
-        chosen = page.evaluate(
-            "() => { const f = document.querySelector('#id_faceImage').files[0];"
-            " return [f.name, f.type, f.size]; }"
-        )
-        assert chosen[0] == "selfie.jpg"
-        assert chosen[1] == "image/jpeg"
 
         page.set_input_files("#id_identityImage", str(ktp_file))
         expect(page.locator("#field-identityImage [data-preview]")).to_be_visible()
@@ -157,20 +129,14 @@ def test_an_applicant_captures_a_selfie_and_follows_the_outcome(
         page.get_by_role("button", name="Continue to review").click()
 
         expect(page.get_by_role("heading", name="Check before sending")).to_be_visible()
-        assert_accessible(page)
         expect(page.get_by_role("img", name="Your selfie")).to_be_visible()
+        assert_accessible(page)
         page.get_by_role("button", name="Send for verification").click()
 
         expect(
             page.get_by_role("heading", name="We are checking your identity")
         ).to_be_visible()
-        attempt = Attempt.objects.get()
-        assert attempt.status == Attempt.Status.QUEUED
-        with attempt.face_image.open("rb") as f, Image.open(f) as selfie_sent:
-            width, height = selfie_sent.size
-        assert width * 4 == height * 3  # a 3:4 portrait around the face guide
-        assert width >= 480
-
+        assert not provider.received  # nothing is paid for before the worker runs
         run_worker()
 
         # The page notices by itself and shows the outcome.
@@ -178,15 +144,87 @@ def test_an_applicant_captures_a_selfie_and_follows_the_outcome(
             page.get_by_role("heading", name="Your identity is verified")
         ).to_be_visible(timeout=20000)
         assert_accessible(page)
-        assert not errors
+        assert not complaints.errors
+
+    (call,) = provider.received
+    sent = base64.b64decode(json.loads(call.body)["faceImage"])
+    with Image.open(io.BytesIO(sent)) as face:
+        width, height = face.size
+        assert face.format == "JPEG"
+    assert width * 4 == height * 3  # a 3:4 portrait around the face guide
+    assert width >= FACE_IMAGE_LIMITS.min_width
+    assert height >= FACE_IMAGE_LIMITS.min_height
+    assert FACE_IMAGE_LIMITS.min_bytes <= len(sent) <= FACE_IMAGE_LIMITS.max_bytes
+    assert Attempt.objects.get().photo_warnings == []
+
+
+def test_a_camera_under_480_pixels_high_is_told_at_once(live_server, cameras):
+    with chromium(camera_feed=cameras["640x360"]) as browser:
+        page = new_context(browser, live_server.url).new_page()
+        page.goto("/register/")
+        selfie = page.locator("#field-faceImage")
+
+        selfie.get_by_role("button", name="Open the camera").click()
+
+        problem = selfie.locator("[data-camera-problem]")
+        expect(problem).to_contain_text("640 by 360 pixels")
+        expect(problem).to_contain_text("at least 640 by 480")
+        expect(problem).to_contain_text("continue on your phone")
+        expect(selfie.get_by_role("button", name="Take selfie")).to_be_hidden()
+        expect(selfie.locator("#id_faceImage")).to_be_visible()
+        expect(
+            selfie.get_by_role("button", name="Open the camera again")
+        ).to_be_visible()
+        expect(
+            page.get_by_role("button", name="No camera here? Continue on your phone")
+        ).to_be_visible()
+
+
+def test_a_dark_preview_says_so_before_the_photo_is_taken(live_server, cameras):
+    with chromium(camera_feed=cameras["dark"]) as browser:
+        page = new_context(browser, live_server.url).new_page()
+        page.goto("/register/")
+
+        selfie, capture = open_selfie_camera(page)
+
+        expect(selfie.locator("[data-hint]")).to_have_text("Too dark: find more light.")
+        expect(capture).to_be_enabled()  # a hint, not a lock
+
+
+def test_the_preview_hints_in_indonesian_too(live_server, cameras):
+    with chromium(camera_feed=cameras["dark"]) as browser:
+        page = new_context(browser, live_server.url, language="id").new_page()
+        page.goto("/register/")
+        selfie = page.locator("#field-faceImage")
+        selfie.get_by_role("button", name="Buka kamera").click()
+
+        expect(selfie.locator("[data-hint]")).to_contain_text(
+            "Terlalu gelap", timeout=15000
+        )
+
+
+def test_retake_and_opening_the_camera_again_are_always_there(live_server, cameras):
+    with chromium(camera_feed=cameras["1280x720"]) as browser:
+        page = new_context(browser, live_server.url).new_page()
+        page.goto("/register/")
+        selfie, capture = open_selfie_camera(page)
+        capture.click()
+
+        selfie.get_by_role("button", name="Retake").click()
+        expect(capture).to_be_enabled(timeout=15000)
+        selfie.get_by_role("button", name="Choose a file instead").click()
+        expect(selfie.locator("#id_faceImage")).to_be_visible()
+        selfie.get_by_role("button", name="Open the camera again").click()
+
+        expect(capture).to_be_enabled(timeout=15000)
 
 
 def test_without_a_camera_the_applicant_gets_a_file_input_and_a_way_to_a_phone(
-    sandbox, ktp_file, tmp_path
+    live_server,
 ):
     with chromium(camera_feed=None) as browser:
-        page = browser.new_page(locale="en-US")
-        page.goto(sandbox.url + "/register/")
+        page = new_context(browser, live_server.url).new_page()
+        page.goto("/register/")
 
         page.locator("#field-faceImage").get_by_role(
             "button", name="Open the camera"
@@ -194,7 +232,7 @@ def test_without_a_camera_the_applicant_gets_a_file_input_and_a_way_to_a_phone(
 
         problem = page.locator("#field-faceImage [data-camera-problem]")
         expect(problem).to_be_visible()
-        expect(problem).to_contain_text("choose a photo from your device")
+        expect(problem).to_contain_text("choose a photo from this device")
         expect(page.locator("#id_faceImage")).to_be_visible()
         page.get_by_role(
             "button", name="No camera here? Continue on your phone"
@@ -205,15 +243,24 @@ def test_without_a_camera_the_applicant_gets_a_file_input_and_a_way_to_a_phone(
         expect(page.locator(".qr svg")).to_be_visible()
 
 
-def test_the_form_works_without_javascript(sandbox, ktp_file, tmp_path):
+def test_on_a_phone_the_form_does_not_offer_to_continue_on_a_phone(live_server):
+    with chromium(camera_feed=None) as browser:
+        context = new_context(browser, live_server.url, has_touch=True, is_mobile=True)
+        page = context.new_page()
+        page.goto("/register/")
+
+        expect(page.locator("#field-faceImage .handoff")).to_be_hidden()
+
+
+def test_the_form_works_without_javascript(provider, live_server, ktp_file, tmp_path):
     selfie = tmp_path / "selfie.jpg"
-    selfie.write_bytes(ktp_bytes())  # any photo will do for the form
     Image.open(FACE_PORTRAIT).convert("RGB").resize((960, 1280)).save(
         selfie, quality=95
     )
     with chromium(camera_feed=None) as browser:
-        page = browser.new_page(locale="en-US", java_script_enabled=False)
-        page.goto(sandbox.url + "/register/")
+        context = new_context(browser, live_server.url, java_script_enabled=False)
+        page = context.new_page()
+        page.goto("/register/")
         fill_details(page)
         page.set_input_files("#id_faceImage", str(selfie))
         page.set_input_files("#id_identityImage", str(ktp_file))
@@ -229,40 +276,66 @@ def test_the_form_works_without_javascript(sandbox, ktp_file, tmp_path):
         expect(
             page.get_by_role("heading", name="Your identity is verified")
         ).to_be_visible(timeout=20000)
+    assert len(provider.received) == 1
 
 
-def test_a_large_photo_is_shrunk_in_the_browser_before_upload(sandbox, tmp_path):
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [("#id_faceImage", (960, 1280)), ("#id_identityImage", (1200, 1600))],
+    ids=["selfie", "ktp"],
+)
+def test_a_large_photo_is_shrunk_in_the_browser_to_what_the_server_keeps(
+    live_server, tmp_path, field, expected
+):
     big = tmp_path / "phone.jpg"
     big.write_bytes(phone_jpeg((3000, 4000)))
     with chromium(camera_feed=None) as browser:
-        page = browser.new_page(locale="en-US")
-        page.goto(sandbox.url + "/register/")
+        page = new_context(browser, live_server.url).new_page()
+        page.goto("/register/")
+        if field == "#id_faceImage":
+            page.locator("#field-faceImage").get_by_role(
+                "button", name="Open the camera"
+            ).click()  # no camera here: the file input appears
 
-        page.set_input_files("#id_identityImage", str(big))
-        expect(page.locator("#field-identityImage [data-preview]")).to_be_visible()
-        sent = page.evaluate(
-            """async () => {
-                const file = document.querySelector('#id_identityImage').files[0];
-                const bitmap = await createImageBitmap(file);
-                return [file.type, file.size, bitmap.width, bitmap.height];
-            }"""
+        page.set_input_files(field, str(big))
+        expect(page.locator(f"{field} ~ [data-preview]")).to_be_visible()
+        kind, encoded = page.evaluate(
+            """async (field) => {
+                const file = document.querySelector(field).files[0];
+                const bytes = new Uint8Array(await file.arrayBuffer());
+                let text = "";
+                for (const byte of bytes) text += String.fromCharCode(byte);
+                return [file.type, btoa(text)];
+            }""",
+            field,
         )
 
-    kind, size, width, height = sent
+    sent = base64.b64decode(encoded)
     assert kind == "image/jpeg"
-    assert size < big.stat().st_size / 2
-    assert (width, height) == (1200, 1600)
+    assert len(sent) < big.stat().st_size / 3
+    with Image.open(io.BytesIO(sent)) as shrunk:
+        assert isinstance(shrunk, JpegImageFile)
+        assert shrunk.size == expected
+        # Quantised as libjpeg does at quality 85, the server's (not 0.92): the DC
+        # step of the luminance table is 16 x (200 - 2 x 85) / 100, rounded.
+        assert shrunk.quantization[0][0] == 5
 
 
-def test_on_a_computer_the_ktp_can_be_taken_with_the_webcam(sandbox, camera_feed):
-    with chromium(camera_feed=camera_feed) as browser:
-        page = browser.new_page(locale="en-US")
-        page.goto(sandbox.url + "/register/")
+def test_on_a_computer_the_ktp_guide_shows_what_the_webcam_captures(
+    live_server, cameras
+):
+    with chromium(camera_feed=cameras["1280x720"]) as browser:
+        page = new_context(browser, live_server.url).new_page()
+        page.goto("/register/")
         ktp = page.locator("#field-identityImage")
 
         ktp.get_by_role("button", name="Use this computer's camera").click()
         capture = ktp.get_by_role("button", name="Take photo of KTP")
         expect(capture).to_be_enabled(timeout=15000)
+        viewfinder = ktp.locator("[data-viewfinder]").bounding_box()
+        guide = ktp.locator(".guide").bounding_box()
+        assert viewfinder is not None
+        assert guide is not None
         capture.click()
 
         expect(ktp.locator("[data-captured]")).to_be_visible()
@@ -274,6 +347,82 @@ def test_on_a_computer_the_ktp_can_be_taken_with_the_webcam(sandbox, camera_feed
             }"""
         )
 
+    # The viewfinder has the camera's own 16:9 shape: nothing captured is hidden.
+    assert abs(viewfinder["width"] / viewfinder["height"] - 16 / 9) < 0.02
     assert abs(width / height - 85.6 / 53.98) < 0.01  # the shape of a KTP
-    assert width >= 480
-    assert height >= 360
+    # The capture is the guide with a margin: the guide is 80% of the frame's
+    # width, the capture the largest card shape within 90% of it (and the height).
+    assert abs(guide["width"] / viewfinder["width"] - 0.8) < 0.02
+    assert (width, height) == (round(720 * 85.6 / 53.98), 720)
+
+
+def test_switching_language_keeps_what_was_typed_and_the_selfie(live_server, cameras):
+    with chromium(camera_feed=cameras["1280x720"]) as browser:
+        page = new_context(browser, live_server.url, language="id").new_page()
+        page.goto("/register/")
+        fill_details(page)
+        selfie = page.locator("#field-faceImage")
+        selfie.get_by_role("button", name="Buka kamera").click()
+        capture = selfie.get_by_role("button", name="Ambil swafoto")
+        expect(capture).to_be_enabled(timeout=15000)
+        capture.click()
+
+        page.get_by_role("button", name="English").click()
+
+        expect(page.get_by_role("heading", name="Your details")).to_be_visible()
+        expect(page.locator("#id_identityId")).to_have_value("1234567890123456")
+        expect(page.locator("#id_fullName")).to_have_value("Asep Supriyadi")
+        expect(page.locator("#id_phoneNumber")).to_have_value("0812 3456 7890")
+        expect(
+            page.get_by_role("img", name="Your selfie, already received")
+        ).to_be_visible()
+        expect(page.locator("#field-fullName .error")).to_be_hidden()  # no errors yet
+        # Enter in a field still goes on to the review step, not to another language.
+        page.locator("#id_fullName").press("Enter")
+        expect(
+            page.get_by_role("heading", name="Please check the following")
+        ).to_be_visible()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+def test_the_review_page_shows_the_decision_by_itself(live_server):
+    attempt = reviewed_attempt()
+    with chromium(camera_feed=None) as browser:
+        page = new_context(browser, live_server.url).new_page()
+        page.clock.install()
+        page.goto(f"/status/link/{attempt.signed_token()}/")
+        expect(
+            page.get_by_role("heading", name="Your application is being reviewed")
+        ).to_be_visible()
+
+        reviews.decide(
+            attempt=attempt,
+            reviewer=make_user("dewi", reviewer=True),
+            decision="approved",
+            note="The email belongs to her sister; confirmed by phone.",
+        )
+        page.clock.run_for("00:35")  # the slow poll's first look
+
+        expect(
+            page.get_by_role("heading", name="Your identity is verified")
+        ).to_be_visible(timeout=20000)
+
+
+def reviewed_attempt() -> Attempt:
+    from tests.reviewing import make_attempt
+
+    return make_attempt(status=Attempt.Status.NEEDS_REVIEW, images=True)
+
+
+def status_code_of(page: Page, path: str) -> int:
+    response = page.request.get(path)
+    return response.status
+
+
+def test_the_favicon_is_found_on_every_page(live_server):
+    with chromium(camera_feed=None) as browser:
+        page = new_context(browser, live_server.url).new_page()
+        assert status_code_of(page, "/favicon.ico") == 200
+        assert re.match(
+            r"image/", page.request.get("/favicon.ico").headers["content-type"]
+        )

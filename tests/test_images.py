@@ -10,7 +10,7 @@ from typing import IO
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageDraw, ImageFont
 
 from onboarding import images
 from onboarding.images import PreparedImage, prepare_identity, prepare_selfie
@@ -158,17 +158,54 @@ def test_it_does_not_crop_a_landscape_ktp_photo() -> None:
 def test_it_never_upscales_a_photo_at_the_minimum_size(prepare: Prepare) -> None:
     size = (480, 640) if prepare is prepare_selfie else (480, 360)
 
-    prepared = prepare(phone_jpeg(size))
+    # A noisy sensor: at this size only real grain reaches the byte minimum.
+    prepared = prepare(encode(scene(size, noise=0.25)))
 
     assert (prepared.width, prepared.height) == size
 
 
 @pytest.mark.parametrize(
+    "size",
+    [
+        pytest.param((360, 480), id="portrait-360x480"),
+        pytest.param((640, 480), id="webcam-640x480"),
+        pytest.param((420, 560), id="portrait-420x560"),
+    ],
+)
+def test_it_scales_a_selfie_from_a_camera_480_pixels_high_up_to_the_minimum(
+    size: tuple[int, int],
+) -> None:
+    prepared = prepare_selfie(encode(scene(size, noise=0.2), quality=92))
+
+    assert_ready_for_provider(prepared, prepare_selfie)
+    assert (prepared.width, prepared.height) == (480, 640)
+
+
+def test_it_judges_a_small_selfie_before_scaling_it_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    judged: list[tuple[int, int]] = []
+    assess = images._SELFIE.assess
+
+    def spy(grey):
+        judged.append((grey.shape[1], grey.shape[0]))
+        return assess(grey)
+
+    monkeypatch.setattr(
+        images, "_SELFIE", dataclasses.replace(images._SELFIE, assess=spy)
+    )
+
+    prepare_selfie(encode(scene((640, 480), noise=0.2), quality=92))
+
+    assert judged == [(360, 480)]
+
+
+@pytest.mark.parametrize(
     ("prepare", "size"),
     [
-        pytest.param(prepare_selfie, (479, 640), id="selfie-too-narrow"),
-        pytest.param(prepare_selfie, (480, 639), id="selfie-too-short"),
-        pytest.param(prepare_selfie, (640, 480), id="selfie-landscape-crops-too-small"),
+        pytest.param(prepare_selfie, (359, 480), id="selfie-too-narrow"),
+        pytest.param(prepare_selfie, (360, 479), id="selfie-too-short"),
+        pytest.param(prepare_selfie, (640, 360), id="selfie-from-a-360p-camera"),
         pytest.param(prepare_identity, (479, 360), id="ktp-too-narrow"),
         pytest.param(prepare_identity, (480, 359), id="ktp-too-short"),
         pytest.param(prepare_selfie, (120, 160), id="selfie-thumbnail"),
@@ -182,7 +219,7 @@ def test_it_refuses_a_photo_below_the_minimum_size(
 
 def test_it_checks_the_minimum_size_after_turning_the_photo_upright() -> None:
     # Stored as 640x480 landscape, shown as a 480x640 portrait.
-    source = phone_jpeg((480, 640), orientation=6)
+    source = encode(scene((480, 640), noise=0.25), orientation=6)
 
     prepared = prepare_selfie(source)
 
@@ -382,29 +419,14 @@ def test_it_reads_a_django_upload_from_its_start_even_after_form_validation() ->
     assert_ready_for_provider(prepared, prepare_selfie)
 
 
-def smooth_picture(size: tuple[int, int]) -> Image.Image:
-    """A soft gradient with faint grain: a real but low-detail picture (a plain wall,
-    a blurred shot) that compresses under 100 KB at ordinary quality."""
-    gradient = Image.linear_gradient("L").resize(size)
-    picture = Image.merge(
-        "RGB",
-        [
-            gradient,
-            gradient.transpose(Image.Transpose.ROTATE_90).resize(size),
-            gradient,
-        ],
-    )
-    grain = Image.merge("RGB", [Image.effect_noise(size, 48) for _ in range(3)])
-    return Image.blend(picture, grain, 0.05)
-
-
 @pytest.mark.parametrize("prepare", BOTH)
-def test_it_raises_quality_until_a_smooth_photo_reaches_the_byte_minimum(
+def test_it_raises_quality_until_a_plain_photo_reaches_the_byte_minimum(
     prepare: Prepare,
 ) -> None:
-    picture = smooth_picture((1500, 2000))
+    # Sharp, with the faint grain of a good sensor: under 100 KB at quality 85.
+    picture = scene((720, 960), noise=0.04)
     ordinary = io.BytesIO()
-    picture.resize((960, 1280)).save(ordinary, "JPEG", quality=images.JPEG_QUALITY)
+    picture.save(ordinary, "JPEG", quality=images.JPEG_QUALITY)
     assert len(ordinary.getvalue()) < images.TARGET_MIN_BYTES
 
     prepared = prepare(encode(picture, quality=97))
@@ -412,13 +434,46 @@ def test_it_raises_quality_until_a_smooth_photo_reaches_the_byte_minimum(
     assert_ready_for_provider(prepared, prepare)
 
 
+def page_of_text(size: tuple[int, int]) -> Image.Image:
+    """Sharp black lines of text on grey: in focus, well lit, and nearly nothing
+    for a JPEG to keep."""
+    page = Image.new("RGB", size, (150, 150, 150))
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=20)
+    for top in range(20, size[1], 60):
+        draw.text((20, top), "Lorem ipsum dolor sit amet", fill="black", font=font)
+    return page
+
+
 @pytest.mark.parametrize("prepare", BOTH)
-def test_it_refuses_a_blank_photo_that_cannot_reach_the_byte_minimum(
+def test_it_asks_for_a_better_photo_rather_than_pad_one_to_the_byte_minimum(
     prepare: Prepare,
 ) -> None:
+    source = encode(page_of_text((600, 800)))
+
+    assert refusal_code(prepare, source) == "too_little_detail"
+
+
+def test_it_stops_raising_quality_at_95() -> None:
+    tried: list[int] = []
+    encode_jpeg = images._encode_jpeg
+
+    def spy(image, quality, subsampling):
+        tried.append(quality)
+        return encode_jpeg(image, quality, subsampling)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(images, "_encode_jpeg", spy)
+        refusal_code(prepare_selfie, encode(page_of_text((600, 800))))
+
+    assert max(tried) == 95
+
+
+@pytest.mark.parametrize("prepare", BOTH)
+def test_it_refuses_a_blank_photo_as_blurred(prepare: Prepare) -> None:
     blank = Image.new("RGB", (600, 800), (128, 128, 128))
 
-    assert refusal_code(prepare, encode(blank)) == "too_little_detail"
+    assert refusal_code(prepare, encode(blank)) == "blurred"
 
 
 def random_noise(size: tuple[int, int]) -> Image.Image:
@@ -461,4 +516,4 @@ def test_the_prepared_photo_does_not_show_its_bytes_in_its_repr() -> None:
     prepared = PreparedImage(data=b"\xff\xd8 secret pixels", width=480, height=640)
 
     assert "secret" not in repr(prepared)
-    assert repr(prepared) == "PreparedImage(width=480, height=640)"
+    assert repr(prepared) == "PreparedImage(width=480, height=640, warnings=())"

@@ -130,3 +130,14 @@ def test_the_page_refreshes_itself_without_javascript_only_while_waiting(
     assert '<meta http-equiv="refresh" content="5">' in waiting
     assert "js/status.js" in waiting
     assert "refresh" not in done
+
+
+def test_the_review_page_keeps_watching_for_the_decision(sandbox, applicant):
+    sent = submit(applicant, identityId="1234567890111116")
+    run_worker()
+
+    html = applicant.get(sent["Location"]).content.decode()
+
+    assert 'data-waiting="review"' in html
+    assert "js/status.js" in html
+    assert '<meta http-equiv="refresh" content="60">' in html

@@ -113,7 +113,7 @@ def test_a_reviewer_takes_a_case_sees_the_evidence_rejects_it_and_the_applicant_
     run_worker()
     (email,) = mail.outbox
     assert email.to == ["asep@example.com"]
-    assert email.subject == "Your identity could not be verified"
+    assert email.subject == "Your application was not approved after review"
     assert "could not approve it" in email.body
     assert "Please apply again with your own email address." in email.body
     assert "3456" not in email.body

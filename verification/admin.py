@@ -82,6 +82,25 @@ if TYPE_CHECKING:
 
 
 Status = Attempt.Status
+
+# The product's name where Django would say "Django administration".
+admin.site.site_header = _("e-Certificate onboarding: reviewer workspace")
+admin.site.site_title = _("e-Certificate onboarding")
+admin.site.index_title = _("Reviewer workspace")
+
+# What a reviewer reads for each photo quality warning the applicant overrode
+# (the codes of onboarding.quality, which this app does not import).
+PHOTO_WARNING_LABELS = {
+    "no_face": _("Selfie: no face was found"),
+    "several_faces": _("Selfie: more than one face was found"),
+    "glare": _("KTP photo: glare"),
+}
+
+
+def photo_warning_labels(codes: list[str]) -> list[str]:
+    return [str(PHOTO_WARNING_LABELS.get(code, code)) for code in codes]
+
+
 # The photo names in image URLs, and the attempt field each one serves.
 IMAGE_FIELDS: dict[str, str] = {
     ImageAccess.Image.FACE: "face_image",
@@ -345,7 +364,12 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
     )
     show_facets = admin.ShowFacets.NEVER
     change_form_template = "admin/verification/attempt/review_form.html"
-    readonly_fields = ("full_nik", "masked_nik", "rejected_fields")
+    readonly_fields = (
+        "full_nik",
+        "masked_nik",
+        "rejected_fields",
+        "photo_warnings_sent",
+    )
 
     def get_fieldsets(self, request: HttpRequest, obj: Attempt | None = None):
         # The whole NIK only for those who may see the KTP photo that shows it.
@@ -363,6 +387,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
                         "full_name",
                         "birth_date",
                         "birth_date_confirmed",
+                        "photo_warnings_sent",
                         "email_address",
                         "phone_number",
                         "language",
@@ -422,6 +447,10 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
         if attempt.status in (Status.APPROVED, Status.REJECTED):
             return _("Decided by %(user)s") % {"user": attempt.decided_by or "—"}
         return "—"
+
+    @admin.display(description=_("photo warnings the applicant sent anyway"))
+    def photo_warnings_sent(self, attempt: Attempt) -> str:
+        return "; ".join(photo_warning_labels(attempt.photo_warnings)) or "—"
 
     @admin.display(description=_("NIK"))
     def full_nik(self, attempt: Attempt) -> str:
@@ -485,6 +514,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
         return {
             "review_attempt": attempt,
             "reject_labels": reviews.reject_field_labels(attempt.reject_fields),
+            "photo_warning_labels": photo_warning_labels(attempt.photo_warnings),
             "can_see_images": user.has_perm(reviews.VIEW_IMAGES_PERMISSION),
             "images": [
                 (

@@ -49,6 +49,28 @@ logger = logging.getLogger(__name__)
 ISSUANCE_PATH = "/v1/certificate/issuance"
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImageLimits:
+    """What the provider accepts for one image: decoded file bytes (before base64)
+    and pixels, both ends inclusive."""
+
+    min_bytes: int
+    max_bytes: int
+    min_width: int
+    min_height: int
+
+
+# The provider's image limits: "100 KB to 4 MB" (selfie) and "100 KB to 2 MB" (KTP)
+# without saying how it counts a kilobyte, so the strict reading of each end, which
+# both readings accept: 102,400 bytes at least, 4,000,000 / 2,000,000 at most.
+FACE_IMAGE_LIMITS = ImageLimits(
+    min_bytes=102_400, max_bytes=4_000_000, min_width=480, min_height=640
+)
+IDENTITY_IMAGE_LIMITS = ImageLimits(
+    min_bytes=102_400, max_bytes=2_000_000, min_width=480, min_height=360
+)
+
+
 class Status(StrEnum):
     """The provider's verdict on an issuance request."""
 

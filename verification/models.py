@@ -27,12 +27,11 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.core import signing
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from verification import tokens
 from verification.fields import (
     BlindIndexField,
     EncryptedCharField,
@@ -193,6 +192,11 @@ class Attempt(UnreadableFields, models.Model):
     birth_date_confirmed = models.BooleanField(
         _("birth date confirmed against the NIK"), default=False
     )
+    # Codes of the photo quality warnings the applicant saw and sent anyway
+    # (onboarding.quality: no_face, several_faces, glare); never identity data.
+    photo_warnings = models.JSONField(
+        _("photo warnings sent anyway"), default=list, blank=True
+    )
     consent_version = models.CharField(_("privacy notice version"), max_length=20)
     consented_at = models.DateTimeField(_("consent given at"))
     language = models.CharField(_("language"), max_length=8, default="id")
@@ -265,16 +269,13 @@ class Attempt(UnreadableFields, models.Model):
     def signed_token(self) -> str:
         """A token for the signed status link: it reopens this attempt's status
         page in any browser until STATUS_LINK_MAX_AGE_DAYS have passed."""
-        return signing.dumps(str(self.code), salt=STATUS_LINK_SALT, compress=False)
+        return tokens.sign(self.code, salt=STATUS_LINK_SALT)
 
     @classmethod
     def from_signed_token(cls, token: str) -> Attempt | None:
         max_age = timedelta(days=settings.STATUS_LINK_MAX_AGE_DAYS)
-        try:
-            code = signing.loads(token, salt=STATUS_LINK_SALT, max_age=max_age)
-            return cls.objects.get(code=code)
-        except (signing.BadSignature, cls.DoesNotExist, ValidationError, TypeError):
-            return None
+        code = tokens.read(token, salt=STATUS_LINK_SALT, max_age=max_age)
+        return cls.objects.filter(code=code).first() if code else None
 
     # Moving through the states (the caller saves, inside its transaction) --------
 

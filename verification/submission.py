@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import date, datetime, timedelta
 
@@ -84,8 +84,12 @@ def submit_attempt(
     browser: str = "",
     birth_date_confirmed: bool = False,
     retry_of: Attempt | None = None,
+    photo_warnings: Sequence[str] = (),
 ) -> tuple[Attempt, bool]:
     """Store an attempt and queue its verification; returns (attempt, created).
+
+    `photo_warnings` are the codes of the photo quality warnings the applicant saw
+    and chose to send anyway (onboarding.quality), kept for reviewers.
 
     The same `submission` (one form, sent twice by a double click or a resubmit)
     gives back the attempt it already made, even when both requests arrive at
@@ -118,6 +122,7 @@ def submit_attempt(
                     email_address=email_address,
                     phone_number=phone_number,
                     birth_date_confirmed=birth_date_confirmed,
+                    photo_warnings=list(photo_warnings),
                     consent_version=consent_version,
                     consented_at=now,
                     language=language,

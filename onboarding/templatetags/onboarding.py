@@ -25,3 +25,9 @@ def described_field(field: BoundField, *, autofocus: bool = False):
 def bound(form, name: str) -> BoundField:
     """`form|bound:name`: the form's field of that name."""
     return form[name]
+
+
+@register.filter
+def item(mapping: dict, key: str):
+    """`mapping|item:key`: the value under `key`, or None."""
+    return mapping.get(key)

@@ -5,7 +5,8 @@
   const form = document.querySelector("[data-review]");
   if (!form) return;
   form.addEventListener("submit", (event) => {
-    if (event.submitter && event.submitter.name === "edit") return;
+    // Change, Retake and the language switch leave the step without sending.
+    if (event.submitter && !event.submitter.hasAttribute("data-submit")) return;
     if (form.dataset.sending) {
       event.preventDefault();
       return;

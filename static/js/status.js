@@ -1,6 +1,8 @@
-// The status page updates itself while the check runs: a small poll, slowing down
-// over time, and a reload when the outcome is known. Without JavaScript a meta
-// refresh does the same.
+// The status page updates itself while something is pending: a small poll, slowing
+// down over time, and a reload when the status changes. While the check runs it
+// starts every 2 seconds; while a reviewer decides (which takes hours, not
+// seconds) every 30 seconds, slowing to every 5 minutes. Without JavaScript a
+// meta refresh does the same.
 "use strict";
 
 (function () {
@@ -8,7 +10,9 @@
   if (!box) return;
   const url = box.dataset.pollUrl;
   const current = box.dataset.current;
-  let delay = 2000;
+  const review = box.dataset.waiting === "review";
+  let delay = review ? 30000 : 2000;
+  const longest = review ? 300000 : 15000;
 
   async function poll() {
     try {
@@ -23,7 +27,7 @@
     } catch (error) {
       // Offline for a moment (mobile data): try again later.
     }
-    delay = Math.min(delay * 1.5, 15000);
+    delay = Math.min(delay * 1.5, longest);
     window.setTimeout(poll, delay);
   }
   window.setTimeout(poll, delay);

@@ -1,11 +1,11 @@
 """Fill a local database with demo attempts in every state, through the real flow.
 
 `manage.py demo_data` starts the Kredibel sandbox in this process on a free port,
-points the client at it, submits attempts with drawn photos through
-`verification.submission.submit_attempt`, runs the real worker here in batch mode
-(`manage.py worker --batch`) to verify them and send their emails, and records
-reviewers' decisions through `verification.reviews.decide`. Nothing is written to
-the tables directly.
+points the client at it, fills in the applicant's form with drawn photos and sends
+it (`RegistrationForm.submit`, as the review step does), runs the real worker here
+in batch mode (`manage.py worker --batch`) to verify them and send their emails, and
+records reviewers' decisions through `verification.reviews.decide`. Nothing is
+written to the tables directly.
 
 What it makes (16 attempts): 5 verified, one not_verified for each kind the sandbox
 documents (6), 2 waiting for review (one taken by the reviewer), 1 approved,
@@ -33,17 +33,17 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
 
 from onboarding.demo_photos import Look, ktp_jpeg, selfie_jpeg
-from onboarding.images import prepare_identity, prepare_selfie
-from onboarding.privacy import PRIVACY_NOTICE_VERSION
+from onboarding.forms import RegistrationForm
 from verification import reviews
 from verification.addrport import base_url
 from verification.models import Attempt
-from verification.submission import attempts_left_for_nik, submit_attempt
+from verification.submission import attempts_left_for_nik
 
 # The sandbox's documented NIKs (shared/kredibel/CONTRACT.md).
 NOT_VERIFIED_NIKS = {
@@ -137,7 +137,11 @@ class Command(BaseCommand):
             }
         )
         quiet = options["verbosity"] < 2
-        with override_settings(**mail), _quiet_loggers(quiet):
+        # The demo NIKs begin with 99, a province that does not exist.
+        with (
+            override_settings(**mail, NIK_STRUCTURE_CHECK="warn"),
+            _quiet_loggers(quiet),
+        ):
             made = self._make_everything(reviewer)
         self._report(made, reviewer)
 
@@ -260,29 +264,36 @@ class Command(BaseCommand):
 
     def _submit(self, person: Person) -> Attempt:
         look = Look.pick(self.rng)
-        selfie = prepare_selfie(selfie_jpeg(look)).data
-        ktp = prepare_identity(
-            ktp_jpeg(
-                look,
-                nik=person.nik,
-                name=person.name,
-                birth=f"{person.birth_date:%d-%m-%Y}",
-            )
-        ).data
-        attempt, _ = submit_attempt(
+        ktp = ktp_jpeg(
+            look,
             nik=person.nik,
-            full_name=person.name,
-            birth_date=person.birth_date,
-            email_address=person.email,
-            phone_number=person.phone,
-            face_image=selfie,
-            identity_image=ktp,
-            consent_version=PRIVACY_NOTICE_VERSION,
-            language="id",
-            submission=uuid.uuid4(),
-            browser="demo-data",
-            birth_date_confirmed=True,
+            name=person.name,
+            birth=f"{person.birth_date:%d-%m-%Y}",
         )
+        form = RegistrationForm(
+            {
+                "identityId": person.nik,
+                "fullName": person.name,
+                "birthDate": person.birth_date.isoformat(),
+                "emailAddress": person.email,
+                "phoneNumber": person.phone,
+                "consent": "on",
+                "submission": str(uuid.uuid4()),
+                # The review step's confirmations: a demo NIK's encoded date is
+                # not the birth date, and a drawn face is no face to a detector.
+                "confirmBirthDate": "on",
+                "acceptPhotoWarnings": "on",
+            },
+            {
+                "faceImage": SimpleUploadedFile("selfie.jpg", selfie_jpeg(look)),
+                "identityImage": SimpleUploadedFile("ktp.jpg", ktp),
+            },
+            browser="demo-data",
+            confirming=True,
+        )
+        if not form.is_valid():
+            raise CommandError(f"The demo form was refused: {form.errors.as_text()}")
+        attempt, _ = form.submit(language="id")
         return attempt
 
     # Output ------------------------------------------------------------------------
