@@ -32,6 +32,7 @@ def rejected(applicant, *, reason: str, message: str = "") -> Attempt:
         note="Checked by phone.",
         applicant_message=message,
     )
+    run_worker()  # the decision's email goes out through the outbox
     attempt.refresh_from_db()
     return attempt
 
