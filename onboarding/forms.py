@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from onboarding import images, nik, quality, validators
 from onboarding.models import PendingPhoto
 from onboarding.privacy import PRIVACY_NOTICE_VERSION
+from verification.integrations.models import VerificationSession
 from verification.kredibel import FACE_IMAGE_LIMITS, IDENTITY_IMAGE_LIMITS
 from verification.models import Attempt, ReviewDecision
 from verification.submission import attempts_left_for_nik, submit_attempt
@@ -126,6 +127,8 @@ class RegistrationForm(forms.Form):
     )
     submission = forms.UUIDField(widget=forms.HiddenInput)
     retryOf = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    # The integrator's verification session the form was opened from.
+    session = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     PHOTO_FIELDS = {"face": "faceImage", "identity": "identityImage"}
 
@@ -135,17 +138,21 @@ class RegistrationForm(forms.Form):
         browser: str,
         attempts_in_session: int = 0,
         visible_attempts: Collection[str] = (),
+        open_sessions: Collection[str] = (),
         confirming: bool = False,
         **kwargs: Any,
     ) -> None:
         """`browser`: the session's random browser id (whose photos these are);
         `attempts_in_session`: attempts this browser has sent; `visible_attempts`:
         codes of the attempts this browser may see (a `retryOf` must be one);
-        `confirming`: the review step's send, where the confirmations count."""
+        `open_sessions`: codes of the integrators' sessions whose URL this browser
+        opened (a `session` must be one); `confirming`: the review step's send,
+        where the confirmations count."""
         super().__init__(*args, **kwargs)
         self.browser = browser
         self.attempts_in_session = attempts_in_session
         self.visible_attempts = {str(code) for code in visible_attempts}
+        self.open_sessions = {str(code) for code in open_sessions}
         self.confirming = confirming
         self.photos: dict[str, PendingPhoto] = {}
         self.nik_warnings: list[str] = []
@@ -203,6 +210,22 @@ class RegistrationForm(forms.Form):
         try:
             return Attempt.objects.select_related("applicant").get(code=value)
         except (Attempt.DoesNotExist, ValidationError):
+            return None
+
+    @cached_property
+    def api_session(self) -> VerificationSession | None:
+        """The integrator's session this form sends into: for a "fix and send
+        again", the one of the attempt it corrects (it stays within it); otherwise
+        the one the form was opened from, if this browser opened its URL."""
+        if self.retry_of is not None:
+            return VerificationSession.objects.filter(attempt=self.retry_of).first()
+        value = self.data.get("session") if self.is_bound else None
+        value = value or self.initial.get("session")
+        if not value or str(value) not in self.open_sessions:
+            return None
+        try:
+            return VerificationSession.objects.filter(code=value).first()
+        except ValidationError:
             return None
 
     @property
@@ -352,7 +375,8 @@ class RegistrationForm(forms.Form):
         """Store the attempt and queue its verification (see
         verification.submission.submit_attempt); returns (attempt, created). The pending
         photos it used are deleted once the attempt holds them. Call on a valid
-        form; raises LimitReached when the NIK has no attempts left."""
+        form; raises LimitReached when the NIK has no attempts left, SessionClosed
+        when the integrator's session takes no new attempt now."""
         data = self.cleaned_data
         attempt, created = submit_attempt(
             nik=data["identityId"],
@@ -370,6 +394,7 @@ class RegistrationForm(forms.Form):
             birth_date_confirmed=self.birth_date_mismatch,
             retry_of=self.retry_of,
             photo_warnings=self.photo_warnings(),
+            session=self.api_session,
         )
         if created:
             for photo in self.photos.values():

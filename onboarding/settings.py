@@ -9,6 +9,7 @@ Every variable is listed with its meaning in `.env.example` and in the README.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -128,6 +129,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "onboarding",
     "verification",
+    "verification.integrations",
 ]
 
 MIDDLEWARE = [
@@ -198,7 +200,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default", "provider", "email", "housekeeping"],
+        "QUEUES": ["default", "provider", "email", "housekeeping", "webhook"],
     }
 }
 
@@ -390,10 +392,41 @@ EMAIL_RETRY_MAX_SECONDS = env.float("EMAIL_RETRY_MAX_SECONDS", default=1800.0)
 # machine and the database) and how often an idle pool looks for work.
 WORKER_PROVIDER_THREADS = env.int("WORKER_PROVIDER_THREADS", default=0)
 WORKER_EMAIL_THREADS = env.int("WORKER_EMAIL_THREADS", default=0)
+WORKER_WEBHOOK_THREADS = env.int("WORKER_WEBHOOK_THREADS", default=0)
 WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.1)
 # On SIGTERM a worker takes no new task and finishes the ones it holds: a call ends
 # by its deadline and its answer is saved within VERIFY_ANSWER_WRITE_SECONDS.
 WORKER_STOP_GRACE_SECONDS = KREDIBEL_CALL_DEADLINE + VERIFY_ANSWER_WRITE_SECONDS + 5
+
+# The integrator API (verification.integrations): sessions, webhooks, limits.
+API_SESSION_LIFETIME_HOURS = env.float("API_SESSION_LIFETIME_HOURS", default=24.0)
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=120)
+API_SESSIONS_PER_HOUR = env.int("API_SESSIONS_PER_HOUR", default=600)
+# Webhooks: retried with backoff for WEBHOOK_RETRY_HOURS on any non-2xx answer or
+# timeout; each try ends within WEBHOOK_TIMEOUT_SECONDS, whatever the receiver does.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=24.0)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+# Webhooks to private, loopback or link-local addresses are refused in production
+# mode (a webhook URL must not reach into the operator's own network) unless the
+# address is in one of these networks (comma-separated CIDRs, e.g. 10.20.0.0/16
+# for a receiver inside the operator's network).
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+for _network in WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network (10.0.0.0/8)."
+        ) from None
+if min(API_REQUESTS_PER_MINUTE, API_SESSIONS_PER_HOUR) < 1 or (
+    API_SESSION_LIFETIME_HOURS <= 0 or WEBHOOK_TIMEOUT_SECONDS <= 0
+):
+    raise ImproperlyConfigured(
+        "API_REQUESTS_PER_MINUTE, API_SESSIONS_PER_HOUR, API_SESSION_LIFETIME_HOURS "
+        "and WEBHOOK_TIMEOUT_SECONDS must be positive."
+    )
 
 # /healthz answers 503 when a due task has waited longer than this, when more tasks
 # than this are due, or when more attempts than this are stuck past their lease.

@@ -19,6 +19,8 @@ urlpatterns = [
     path("status/<uuid:code>/poll", views.status_poll, name="status_poll"),
     path("status/<uuid:code>/retry", views.status_retry, name="status_retry"),
     path("status/link/<str:token>/", views.status_link, name="status_link"),
+    path("verify/<str:token>/", views.session_open, name="session_open"),
+    path("api/v1/", include("verification.integrations.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -42,6 +42,9 @@ from onboarding.forms import (
 from onboarding.models import Handoff, PendingPhoto
 from onboarding.outcomes import decision_message, status_context
 from onboarding.privacy import PRIVACY_NOTICE_VERSION, retention_periods
+from verification.integrations import sessions
+from verification.integrations.models import VerificationSession
+from verification.integrations.sessions import SessionClosed
 from verification.models import Attempt
 from verification.submission import LimitReached, can_retry, retry_failed_attempt
 
@@ -79,6 +82,7 @@ def session_options(request: HttpRequest) -> dict[str, Any]:
         "browser": browser_id(request),
         "attempts_in_session": request.session.get("created", 0),
         "visible_attempts": request.session.get("attempts", []),
+        "open_sessions": request.session.get("sessions", []),
     }
 
 
@@ -97,11 +101,40 @@ def bound_form(
     )
 
 
-def link_expired(request: HttpRequest, link: str) -> HttpResponse:
-    """The page for a signed link that no longer works (`link`: "status" or
-    "handoff"), with the way forward."""
-    context = {"link": link, "minutes": settings.HANDOFF_LINK_MAX_AGE_MINUTES}
+def link_expired(
+    request: HttpRequest, link: str, session: VerificationSession | None = None
+) -> HttpResponse:
+    """The page for a signed link that no longer works (`link`: "status",
+    "handoff" or "session"), with the way forward (back to the integrator of
+    `session`, when it gave a return URL)."""
+    context = {
+        "link": link,
+        "minutes": settings.HANDOFF_LINK_MAX_AGE_MINUTES,
+        **return_context(session),
+    }
     return render(request, "onboarding/link_expired.html", context, status=410)
+
+
+def return_context(session: VerificationSession | None) -> dict[str, str]:
+    """The integrator who sent the applicant, and the way back to it (when it
+    gave a return URL)."""
+    if session is None:
+        return {}
+    return {
+        "return_link": sessions.return_link(session),
+        "return_name": session.api_key.name,
+    }
+
+
+def set_language_cookie(response: HttpResponse, language: str) -> None:
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
 
 
 # Pages -----------------------------------------------------------------------------
@@ -184,6 +217,9 @@ def register_confirm(request: HttpRequest) -> HttpResponse:
         return render_form(
             request, bound_form(request, files=False).with_photo_tokens()
         )
+    except SessionClosed as closed:
+        # Another tab sent the integrator's session first, or it expired.
+        return session_closed(request, closed.session)
     if attempt.browser != form.browser:
         raise Http404
     if created:
@@ -221,14 +257,7 @@ def register_language(request: HttpRequest) -> HttpResponse:
         form.is_valid()  # keeps the photos that pass
         form.keep_only_photo_errors()
         response = render_form(request, form.with_photo_tokens())
-    response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME,
-        language,
-        max_age=settings.LANGUAGE_COOKIE_AGE,
-        secure=settings.LANGUAGE_COOKIE_SECURE,
-        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-    )
+    set_language_cookie(response, language)
     return response
 
 
@@ -326,6 +355,9 @@ def handoff(request: HttpRequest) -> HttpResponse:
         )
         if photo:
             values[f"{kind}Photo"] = photo.token
+    session = request.POST.get("session", "")
+    if session in request.session.get("sessions", []):
+        values["session"] = session  # the phone may send into it too
     found = Handoff.objects.create(values=values, created_by=browser)
     onboarding_tasks.schedule_purge()
     path = reverse("handoff_open", args=[found.signed_token()])
@@ -350,6 +382,8 @@ def handoff_open(request: HttpRequest, token: str) -> HttpResponse:
     if found is None or not found.may_open(browser):
         return link_expired(request, "handoff")
     found.open_on(browser)
+    if found.values.get("session"):
+        allow_session(request, found.values["session"])
     return render_form(request, new_form(request, dict(found.values)))
 
 
@@ -362,6 +396,7 @@ def status(request: HttpRequest, code: uuid.UUID) -> HttpResponse:
     attempt = session_attempt(request, code)
     context = status_context(attempt)
     context["can_retry"] = can_retry(attempt)
+    context.update(return_context(sessions.of_attempt(attempt)))
     return render(request, "onboarding/status.html", context)
 
 
@@ -389,3 +424,45 @@ def status_retry(request: HttpRequest, code: uuid.UUID) -> HttpResponse:
     attempt = session_attempt(request, code)
     retry_failed_attempt(attempt)
     return redirect("status", code=attempt.code)
+
+
+# An integrator's verification session ------------------------------------------------
+
+
+@never_cache
+@require_GET
+def session_open(request: HttpRequest, token: str) -> HttpResponse:
+    """The URL an integrator sends its customer to: the form, prefilled with what
+    the integrator gave, in the session's language; once an application was sent
+    from it, that application's status page."""
+    session = sessions.from_link_token(token)
+    if session is None:
+        return link_expired(request, "session")
+    translation.activate(session.language)
+    if session.attempt is not None:
+        response = session_closed(request, session)
+    elif not sessions.open_form(session):
+        response = link_expired(request, "session", session)
+    else:
+        allow_session(request, str(session.code))
+        initial = {"session": session.code, **session.prefill}
+        response = render_form(request, new_form(request, initial))
+    set_language_cookie(response, session.language)
+    return response
+
+
+def allow_session(request: HttpRequest, code: str) -> None:
+    """Let this browser send an application into the session `code`."""
+    codes = request.session.get("sessions", [])
+    if code not in codes:
+        request.session["sessions"] = [*codes, code][-20:]
+
+
+def session_closed(request: HttpRequest, session: VerificationSession) -> HttpResponse:
+    """A session that takes no new application: its current one's status page
+    (this browser opened the session's URL, as good as the emailed status link),
+    or the page for a link that no longer works."""
+    if session.attempt is None:
+        return link_expired(request, "session", session)
+    remember_attempt(request, session.attempt)
+    return redirect("status", code=session.attempt.code)

@@ -86,6 +86,39 @@ NOT_IDENTITY = {
     "verification.RetentionRun.started_at": "time",
     "verification.RetentionRun.finished_at": "time",
     "verification.RetentionRun.periods": "settings",
+    "integrations.ApiKey.name": "the integrator's name",
+    "integrations.ApiKey.prefix": "the first characters of a random key",
+    "integrations.ApiKey.key_hash": "digest of a random key",
+    "integrations.ApiKey.webhook_url": "the integrator's address",
+    "integrations.ApiKey.created_at": "time",
+    "integrations.ApiKey.last_used_at": "time",
+    "integrations.ApiKey.revoked_at": "time",
+    "integrations.VerificationSession.external_reference": "the integrator's own "
+    "id, letters, digits and . _ : / # - only (no spaces, no @)",
+    "integrations.VerificationSession.return_url": "the integrator's address",
+    "integrations.VerificationSession.language": "language",
+    "integrations.VerificationSession.status": "state",
+    "integrations.VerificationSession.idempotency_key": "the integrator's request id",
+    "integrations.VerificationSession.request_digest": "keyed digest of a request",
+    "integrations.VerificationSession.created_at": "time",
+    "integrations.VerificationSession.expires_at": "time",
+    "integrations.VerificationSession.opened_at": "time",
+    "integrations.VerificationSession.status_changed_at": "time",
+    "integrations.WebhookDelivery.event": "event type",
+    "integrations.WebhookDelivery.about": "state",
+    "integrations.WebhookDelivery.body": "the session as GET shows it: statuses, "
+    "ids, reason codes, field names, never what the applicant typed",
+    "integrations.WebhookDelivery.state": "state",
+    "integrations.WebhookDelivery.next_try_at": "time",
+    "integrations.WebhookDelivery.claimed_until": "time",
+    "integrations.WebhookDelivery.give_up_at": "time",
+    "integrations.WebhookDelivery.last_error": "the failure's kind",
+    "integrations.WebhookDelivery.last_tried_at": "time",
+    "integrations.WebhookDelivery.delivered_at": "time",
+    "integrations.WebhookDelivery.created_at": "time",
+    "integrations.WebhookDelivery.history": "times, response codes, failure kinds",
+    "integrations.RateWindow.bucket": "which limit",
+    "integrations.RateWindow.window_start": "time",
 }
 # Names that mean identity data: never acceptable in plain, whatever the list says.
 IDENTITY_NAME = re.compile(
@@ -98,6 +131,7 @@ NOT_IDENTITY_DESPITE_NAME = {
     "verification.Attempt.photo_warnings",
     "verification.DataSubjectRequest.masked_nik",
     "verification.DataSubjectRequest.performed_by_name",
+    "integrations.ApiKey.name",
 }
 VALUE_FIELDS = (
     models.CharField,
@@ -113,6 +147,7 @@ def our_value_fields() -> list[tuple[str, models.Field]]:
     for config in (
         apps.get_app_config("onboarding"),
         apps.get_app_config("verification"),
+        apps.get_app_config("integrations"),
     ):
         for model in config.get_models():
             if model._meta.proxy:
@@ -173,6 +208,7 @@ def test_the_identity_fields_are_the_encrypted_ones():
         "verification.Attempt.identity_image",
         "onboarding.PendingPhoto.image",
         "onboarding.Handoff.values",
+        "integrations.VerificationSession.prefill",
     } <= encrypted
 
 

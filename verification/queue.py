@@ -2,9 +2,10 @@
 waiting once however many ask for them, and what an operator wants to know about
 the queue.
 
-Provider calls, applicant emails and housekeeping run in lanes of their own
-(`queue_name`), each with its own threads in the worker, so that none waits behind
-another: a slow provider never delays an email, a recovery or a purge.
+Provider calls, applicant emails, housekeeping and integrators' webhooks run in
+lanes of their own (`queue_name`), each with its own threads in the worker, so that
+none waits behind another: a slow provider never delays an email, a recovery or a
+purge, and a slow webhook receiver delays nothing but its own webhooks.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from verification import tasks
 PROVIDER = "provider"
 EMAIL = "email"
 HOUSEKEEPING = "housekeeping"
+WEBHOOK = "webhook"
 # Tasks queued before the lanes existed, and any without a lane, run with the
 # housekeeping.
 DEFAULT = "default"
-LANES = (PROVIDER, EMAIL, HOUSEKEEPING, DEFAULT)
+LANES = (PROVIDER, EMAIL, HOUSEKEEPING, WEBHOOK, DEFAULT)
 
 SWEEP_EVERY = timedelta(minutes=5)
 

@@ -7,7 +7,8 @@ that finds what stalled.
   under the same rule as a call with no answer by its deadline.
 - Task rows left `running` by a worker that died are finished (as failed, with the
   reason) and their task queued again; every task here is safe to run twice.
-- Queued attempts and emails whose task was lost are queued again.
+- Queued attempts, emails and webhooks whose task was lost are queued again; a
+  webhook left half-sent is sent again; sessions unused past their expiry expire.
 - Photo folders without their attempt (a process that died between writing a
   photo and committing its row) are removed.
 """
@@ -28,6 +29,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from verification import outbox, queue, tasks, verifying
+from verification.integrations import sessions, webhooks
 from verification.models import Attempt, ProviderCall
 from verification.retry_policy import RetryPolicy
 
@@ -88,6 +90,7 @@ def recover_attempt(
             attempt.fail(step.failure, now=now)
             attempt.save()
             outbox.queue_outcome_email(attempt)
+            sessions.attempt_changed(attempt, now=now)
         else:
             verifying.requeue(attempt, delay=step.delay, now=now)
 
@@ -153,6 +156,8 @@ def abandoned_after(lane: str) -> timedelta:
         )
     if lane == queue.EMAIL:
         return outbox.SEND_CLAIM + timedelta(minutes=1)
+    if lane == queue.WEBHOOK:
+        return timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 120)
     return timedelta(minutes=30)
 
 
@@ -254,6 +259,7 @@ def in_flight() -> bool:
     return (
         Attempt.objects.filter(status__in=Attempt.IN_PROGRESS).exists()
         or outbox.waiting()
+        or webhooks.waiting()
         or DBTaskResult.objects.running()
         .exclude(task_path=tasks.sweep.module_path)
         .exists()
@@ -267,4 +273,7 @@ def sweep(*, now: datetime | None = None) -> None:
     recover_stalled_attempts(now=now)
     outbox.finish_abandoned(now=now)
     outbox.queue_forgotten(older_than=STALLED_AFTER, now=now)
+    webhooks.recover_abandoned(now=now)
+    webhooks.queue_forgotten(older_than=STALLED_AFTER, now=now)
+    sessions.expire_due(now=now)
     remove_orphan_photos(now=now)

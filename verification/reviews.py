@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from verification import outbox
+from verification.integrations import sessions
 from verification.lookups import email_digest, nik_digest, phone_digest
 from verification.models import (
     Attempt,
@@ -202,6 +203,7 @@ def decide(
         )
         attempt.refresh_from_db()
         outbox.queue_decision_email(record)
+        sessions.attempt_changed(attempt, now=now)
     logger.info(
         "Attempt %s: %s by reviewer %s.", attempt.code, clean.decision, reviewer.pk
     )

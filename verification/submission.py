@@ -23,6 +23,8 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from verification import tasks
+from verification.integrations import sessions
+from verification.integrations.models import VerificationSession
 from verification.lookups import nik_digest
 from verification.models import Applicant, Attempt
 from verification.queue import schedule_sweep
@@ -85,6 +87,7 @@ def submit_attempt(
     birth_date_confirmed: bool = False,
     retry_of: Attempt | None = None,
     photo_warnings: Sequence[str] = (),
+    session: VerificationSession | None = None,
 ) -> tuple[Attempt, bool]:
     """Store an attempt and queue its verification; returns (attempt, created).
 
@@ -95,6 +98,10 @@ def submit_attempt(
     gives back the attempt it already made, even when both requests arrive at
     once: the second waits for the first at the database. Raises LimitReached when
     the NIK has no attempts left.
+
+    With an integrator's `session`, the attempt becomes the session's (its first,
+    or the correction of its current one: `retry_of`); raises
+    integrations.sessions.SessionClosed when the session takes no new attempt now.
     """
     for _ in range(2):
         existing = Attempt.objects.filter(submission=submission).first()
@@ -113,6 +120,8 @@ def submit_attempt(
                     return existing, False
                 if attempts_left_for_nik(nik)[0] <= 0:
                     raise LimitReached
+                if session is not None:
+                    session = sessions.lock_for_submission(session, retry_of=retry_of)
                 now = timezone.now()
                 attempt = Attempt(
                     applicant=applicant,
@@ -141,6 +150,8 @@ def submit_attempt(
                     field.save(name, ContentFile(data), save=False)
                     written.append(field)
                 attempt.save(update_fields=["face_image", "identity_image"])
+                if session is not None:
+                    sessions.attach(session, attempt, now=now)
                 enqueue_verification(attempt)
                 # In the same transaction as the attempt: even if this process
                 # dies before its verification is queued, a sweep will find it.
@@ -211,6 +222,8 @@ def retry_failed_attempt(attempt: Attempt) -> bool:
             updated_at=timezone.now(),
         )
         if updated:
+            attempt.refresh_from_db()
+            sessions.attempt_changed(attempt)
             enqueue_verification(attempt)
             schedule_sweep()
     return bool(updated)

@@ -4,6 +4,8 @@
 - `send_email` (email lane): verification.outbox
 - `recover`, `sweep` (housekeeping lane): verification.recovery
 - `retention_pass` (housekeeping lane, daily): verification.retention
+- `deliver_webhook` (webhook lane), `expire_session` (housekeeping lane):
+  verification.integrations
 
 Each is safe to run twice and at any time: it acts only on a row in the state it
 expects, so duplicate and late tasks do nothing.
@@ -15,6 +17,7 @@ from django.core.management import call_command
 from django.tasks import task
 
 from verification import outbox, queue, recovery, retention, verifying
+from verification.integrations import sessions, webhooks
 
 
 @task(queue_name="provider")
@@ -50,3 +53,13 @@ def retention_pass() -> None:
     back tomorrow."""
     retention.apply_retention()
     retention.schedule()
+
+
+@task(queue_name="webhook")
+def deliver_webhook(delivery_id: int) -> None:
+    webhooks.send_delivery(delivery_id=delivery_id)
+
+
+@task(queue_name="housekeeping")
+def expire_session(session_id: int) -> None:
+    sessions.expire(session_id=session_id)

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from verification import crypto, gate, kredibel, outbox, tasks
 from verification.durable import durably
+from verification.integrations import sessions
 from verification.models import Attempt, ProviderCall
 from verification.retry_policy import RetryPolicy
 
@@ -176,6 +177,7 @@ def refuse_unreadable(
             held.fail(Attempt.Failure.CONFIGURATION, now=now)
             held.save()
             outbox.queue_outcome_email(held)
+            sessions.attempt_changed(held, now=now)
     logger.error(
         "Attempt %s was not sent: its stored data cannot be decrypted (%s). Check "
         "FIELD_ENCRYPTION_KEYS.",
@@ -306,6 +308,7 @@ def apply_answer(*, call_id: int, now: datetime | None = None) -> Attempt | None
         attempt.updated_at = now
         attempt.save()
         outbox.queue_outcome_email(attempt)
+        sessions.attempt_changed(attempt, now=now)
     if late:
         logger.warning(
             "Attempt %s: a late answer was applied (%s).", attempt.code, attempt.status
@@ -356,6 +359,7 @@ def apply_error(
             attempt.fail(step.failure, now=now)
             attempt.save()
             outbox.queue_outcome_email(attempt)
+            sessions.attempt_changed(attempt, now=now)
         else:
             requeue(attempt, delay=step.delay, now=now)
     if attempt.failure in Attempt.OUR_FAULT:

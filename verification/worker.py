@@ -8,7 +8,8 @@ other.
   in flight stay within VERIFY_MAX_IN_FLIGHT over every worker, and while the
   circuit is open nothing is taken.
 - Email lane: a couple of threads. Housekeeping lane: one thread (recovery, sweeps,
-  purges, and tasks queued without a lane).
+  purges, and tasks queued without a lane). Webhook lane: a couple of threads
+  (WORKER_WEBHOOK_THREADS) for integrators' webhooks.
 
 One dispatcher (the main thread) looks for due tasks every WORKER_POLL_SECONDS and
 at once whenever a task finishes, claims as many as there are free threads, and
@@ -75,6 +76,7 @@ def default_threads() -> tuple[int, int]:
 
 def lanes(*, provider_threads: int = 0, email_threads: int = 0) -> list[Lane]:
     default_provider, default_email = default_threads()
+    email = default_email
     return [
         Lane(
             queue.PROVIDER,
@@ -88,6 +90,8 @@ def lanes(*, provider_threads: int = 0, email_threads: int = 0) -> list[Lane]:
             email_threads or settings.WORKER_EMAIL_THREADS or default_email,
         ),
         Lane(queue.HOUSEKEEPING, (queue.HOUSEKEEPING, queue.DEFAULT), 1),
+        # Integrators' webhooks: a receiver that is slow or down holds only these.
+        Lane(queue.WEBHOOK, (queue.WEBHOOK,), settings.WORKER_WEBHOOK_THREADS or email),
     ]
 
 
