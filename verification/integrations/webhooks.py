@@ -213,7 +213,8 @@ def _describe(error: requests.RequestException) -> str:
 def _record(
     delivery: WebhookDelivery, outcome: Outcome, *, now: datetime, rng: random.Random
 ) -> None:
-    finished = timezone.now()
+    # On the clock the send was given (a test's, or now), plus how long it took.
+    finished = now + timedelta(seconds=outcome.duration)
     entry = {
         "at": _iso(finished),
         "status": outcome.status,
@@ -243,7 +244,7 @@ def _record(
         cap=settings.WEBHOOK_RETRY_MAX_SECONDS,
         rng=rng,
     )
-    at = max(now, finished) + timedelta(seconds=delay)
+    at = finished + timedelta(seconds=delay)
     what = outcome.error or f"HTTP {outcome.status}"
     if at > delivery.give_up_at:
         sending.update(state=State.FAILED, next_try_at=None, **common)
@@ -406,23 +407,19 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _CheckedConnection:
-    """Checks the address actually connected to, and puts the socket under the
-    try's deadline."""
+    """Checks the address actually connected to, before anything is sent (before
+    TLS too), and puts the socket under the try's deadline."""
 
-    sock: socket.socket | None
-
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        sock = self.sock
-        if sock is None:
-            return
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
         deadline = getattr(_local, "deadline", None)
         if deadline is not None:
             deadline.watch(sock)
         address = sock.getpeername()[0]
         if not targets.address_allowed(address):
-            _shut(sock)
+            sock.close()
             raise AddressRefused(address)
+        return sock
 
 
 class _CheckedHTTPConnection(_CheckedConnection, HTTPConnection):
