@@ -111,11 +111,14 @@ def test_the_applicants_try_again_is_reported(sandbox, settings, client, applica
     run_worker()
 
     assert get_session(client, made.key, body["id"]).json()["status"] == "verified"
-    assert list(
-        WebhookDelivery.objects.order_by("created_at", "pk").values_list(
-            "about", flat=True
+    assert (
+        list(
+            WebhookDelivery.objects.order_by("created_at", "pk").values_list(
+                "about", flat=True
+            )
         )
-    ) == []  # this key has no webhook URL: polling only
+        == []
+    )  # this key has no webhook URL: polling only
 
 
 def test_a_session_takes_one_attempt_at_a_time(sandbox, client, applicant):
@@ -189,9 +192,9 @@ def test_an_unused_session_expires_and_says_so(client, applicant):
         later = session.expires_at + timedelta(seconds=1)
         VerificationSession.objects.update(expires_at=timezone.now())
         # GET says so at once; the expiry task then records it and tells.
-        assert get_session(client, made.key, answer.json()["id"]).json()[
-            "status"
-        ] == ("expired")
+        assert get_session(client, made.key, answer.json()["id"]).json()["status"] == (
+            "expired"
+        )
         assert sessions.expire(session_id=session.pk, now=later)
         run_worker()
         hooks.wait_for(1)
