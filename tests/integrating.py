@@ -28,7 +28,7 @@ def auth(key: str) -> dict[str, str]:
 
 
 def create_session(
-    client: Client, key: str, body: dict[str, Any] | None = None, **headers: str
+    client: Client, key: str, body: dict[str, Any] | None = None, /, **headers: str
 ):
     """POST /api/v1/sessions with `body` (an external reference by default)."""
     payload = {"externalReference": "cust-1"} if body is None else body

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from tests.integrating import create_session, get_session
-from tests.pages import text_of
+from tests.pages import matched, text_of
 from tests.reviewing import make_user
 from verification.integrations.models import ApiKey
 
@@ -39,19 +39,18 @@ def test_the_command_prints_the_key_once_and_stores_only_its_hash(client):
         stdout=out,
     )
 
-    key = KEY.search(out.getvalue())
-    secret = SECRET.search(out.getvalue())
-    assert key and secret
+    key = matched(KEY.pattern, out.getvalue())
+    secret = matched(SECRET.pattern, out.getvalue())
     stored = every_stored_value()
-    assert key.group() not in stored
-    assert secret.group() not in stored  # encrypted at rest
+    assert key not in stored
+    assert secret not in stored  # encrypted at rest
     api_key = ApiKey.objects.get()
     assert (api_key.name, api_key.webhook_url) == (
         "Bank Contoh",
         "https://bank.example/h",
     )
-    assert api_key.webhook_secret == secret.group()
-    assert create_session(client, key.group()).status_code == 201
+    assert api_key.webhook_secret == secret
+    assert create_session(client, key).status_code == 201
 
 
 def test_each_key_has_its_own_signing_secret():
@@ -87,8 +86,8 @@ def test_a_key_made_in_the_admin_is_shown_once_then_never_again(client):
 
     assert made.status_code == 200
     assert "no-store" in made["Cache-Control"]
-    key = KEY.search(made.content.decode()).group()
-    secret = SECRET.search(made.content.decode()).group()
+    key = matched(KEY.pattern, made.content.decode())
+    secret = matched(SECRET.pattern, made.content.decode())
     api_key = ApiKey.objects.get()
     assert api_key.webhook_secret == secret
     assert key not in every_stored_value()
@@ -113,7 +112,7 @@ def test_the_admin_refuses_a_webhook_url_that_is_not_https(client):
 def test_revoking_a_key_in_the_admin_refuses_it_from_then_on(client):
     out = StringIO()
     call_command("create_api_key", "Bank Contoh", stdout=out)
-    key = KEY.search(out.getvalue()).group()
+    key = matched(KEY.pattern, out.getvalue())
     session_id = create_session(client, key).json()["id"]
     admin = make_user("ops", superuser=True)
     client.force_login(admin)
@@ -138,7 +137,7 @@ def test_a_new_signing_secret_is_shown_once_and_signs_from_then_on(client):
         {"action": "new_signing_secret", "_selected_action": [ApiKey.objects.get().pk]},
     )
 
-    new = SECRET.search(shown.content.decode()).group()
+    new = matched(SECRET.pattern, shown.content.decode())
     assert new != old
     assert ApiKey.objects.get().webhook_secret == new
 

@@ -19,7 +19,7 @@ from tests.integrating import (
     session_of,
     session_path,
 )
-from tests.pages import form_fields, text_of
+from tests.pages import form_fields, matched, text_of
 from tests.reviewing import make_user
 from tests.worker import run_worker
 from verification import reviews
@@ -221,3 +221,22 @@ def test_a_tampered_session_url_opens_nothing(client, applicant):
 
 def session_of_id(code: str) -> VerificationSession:
     return VerificationSession.objects.get(code=code)
+
+
+def test_continuing_on_a_phone_keeps_the_session(sandbox, client, applicant):
+    made = make_key()
+    body = started(client, applicant, made)
+    handoff = applicant.post(
+        "/register/handoff/", {"fullName": "Asep Supriyadi", "session": body["id"]}
+    )
+    link = matched(
+        r'href="http://testserver(/continue/[^"]+)"', handoff.content.decode(), 1
+    )
+    phone = Client(headers={"accept-language": "en"})
+
+    form = phone.get(link)
+    submit(
+        phone, session=form_fields(form.content.decode(), "data-register")["session"]
+    )
+
+    assert session_of_id(body["id"]).attempt == Attempt.objects.get()

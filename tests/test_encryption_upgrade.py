@@ -33,7 +33,7 @@ def latest() -> list[tuple[str, str]]:
     return [
         key
         for key in executor.loader.graph.leaf_nodes()
-        if key[0] in ("verification", "onboarding")
+        if key[0] in ("verification", "onboarding", "integrations")
     ]
 
 

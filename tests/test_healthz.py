@@ -33,6 +33,7 @@ def test_it_answers_200_with_a_small_json_body_when_everything_answers(client):
             "provider": IDLE_LANE,
             "email": IDLE_LANE,
             "housekeeping": IDLE_LANE,
+            "webhook": IDLE_LANE,
             "default": IDLE_LANE,
         },
         "attempts_stuck": 0,
