@@ -96,7 +96,11 @@ def test_the_status_page_offers_the_way_back_to_the_integrator(
     created = create_session(
         client,
         made.key,
-        {"externalReference": "c-7", "returnUrl": "https://bank.example/back?a=1"},
+        {
+            "externalReference": "c-7",
+            "returnUrl": "https://bank.example/back?a=1",
+            "locale": "en",
+        },
     )
     session_id = created.json()["id"]
     applicant.get(session_path(created.json()["url"]))

@@ -185,6 +185,7 @@ def test_an_unused_session_expires_and_says_so(client, applicant):
             {
                 "externalReference": "c-3",
                 "returnUrl": "https://bank.example/done",
+                "locale": "en",
                 "prefill": {"fullName": "Asep Supriyadi"},
             },
         )
