@@ -259,7 +259,7 @@ def lock_for_submission(
     new attempt now."""
     now = now or timezone.now()
     locked = (
-        VerificationSession.objects.select_for_update()
+        VerificationSession.objects.select_for_update(of=("self",))
         .select_related("attempt")
         .get(pk=session.pk)
     )
