@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from onboarding import health, views
+from verification import metrics
 
 urlpatterns = [
     path("", views.start, name="start"),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("status/<uuid:code>/retry", views.status_retry, name="status_retry"),
     path("status/link/<str:token>/", views.status_link, name="status_link"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
