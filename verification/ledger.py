@@ -155,22 +155,28 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return local_midnight(day), local_midnight(day + timedelta(days=1))
 
 
+# Named apart from the calls' columns (an aggregate called `charged` would stand
+# for the column in the filters beside it).
 COUNTS = {
-    "calls": Count("pk"),
-    "charged": Count("pk", filter=Q(charged=Charged.YES, liveness_only=False)),
-    "liveness_only": Count("pk", filter=Q(charged=Charged.YES, liveness_only=True)),
-    "unknown": Count("pk", filter=Q(charged=Charged.UNKNOWN)),
-    "not_charged": Count("pk", filter=Q(charged=Charged.NO)),
-    "duplicates": Count("pk", filter=Q(duplicate=True, charged=Charged.YES)),
-    "duplicates_liveness_only": Count(
+    "n_calls": Count("pk"),
+    "n_charged": Count("pk", filter=Q(charged=Charged.YES, liveness_only=False)),
+    "n_liveness_only": Count("pk", filter=Q(charged=Charged.YES, liveness_only=True)),
+    "n_unknown": Count("pk", filter=Q(charged=Charged.UNKNOWN)),
+    "n_not_charged": Count("pk", filter=Q(charged=Charged.NO)),
+    "n_duplicates": Count("pk", filter=Q(duplicate=True, charged=Charged.YES)),
+    "n_duplicates_liveness_only": Count(
         "pk", filter=Q(duplicate=True, charged=Charged.YES, liveness_only=True)
     ),
 }
 
 
+def _totals(values: dict[str, Any]) -> Totals:
+    return Totals(**{name.removeprefix("n_"): values[name] for name in COUNTS})
+
+
 def totals(calls: QuerySet[ProviderCall]) -> Totals:
     """The totals of a set of calls, in one query."""
-    return Totals(**calls.aggregate(**COUNTS))
+    return _totals(calls.aggregate(**COUNTS))
 
 
 def month_ledger(month: date, *, prices: Prices | None = None) -> MonthLedger:
@@ -194,9 +200,8 @@ def month_ledger(month: date, *, prices: Prices | None = None) -> MonthLedger:
     total = Totals()
     for row in rows:
         values: dict[str, Any] = dict(row)
-        counts = {name: values[name] for name in COUNTS}
         day = values["day"]
-        line = Totals(**counts)
+        line = _totals(values)
         total.add(line)
         days.append(Day(day=day, totals=line, spend=line.spend(prices)))
     paid_twice = list(
