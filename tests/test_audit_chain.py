@@ -278,3 +278,17 @@ def test_a_chain_rewritten_from_the_start_does_not_pass_a_noted_head(trail):
     with pytest.raises(CommandError) as refused:
         call_command("verify_audit_chain", "--anchor", noted, stdout=StringIO())
     assert "not the one noted for this place" in str(refused.value)
+
+
+def test_a_key_rotation_is_recorded_with_its_operator_and_a_report_is_not():
+    call_command("rotate_encryption_keys", "--report", stdout=StringIO())
+    assert not KeyRotation.objects.exists()
+
+    call_command(
+        "rotate_encryption_keys", "--operator", "ops-oncall", stdout=StringIO()
+    )
+
+    (rotated,) = KeyRotation.objects.all()
+    assert rotated.performed_by_name == "ops-oncall"
+    assert rotated.key_id
+    assert rotated.chain_seq == ChainHead.objects.get().seq

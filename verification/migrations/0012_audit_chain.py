@@ -57,14 +57,13 @@ def chain_what_was_written(apps, schema_editor):
                 f"FOR EACH ROW EXECUTE FUNCTION verification_append_only({arguments})"
             )
         _triggers(schema_editor, enable=False)
-    streams = []
-    for model_name, written, redactable in CHAINED.values():
+    def stream(model_name, written, redactable):
         model = apps.get_model("verification", model_name)
         rows = model._base_manager.order_by(written, "pk").iterator(chunk_size=1000)
-        streams.append(
-            ((getattr(row, written), model_name, row.pk), row, redactable)
-            for row in rows
-        )
+        for row in rows:
+            yield (getattr(row, written), model_name, row.pk), row, redactable
+
+    streams = [stream(*table) for table in CHAINED.values()]
     seq, previous = 0, ""
     redacted = []
     for _, row, redactable in heapq.merge(*streams, key=lambda item: item[0]):
