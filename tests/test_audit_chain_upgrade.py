@@ -107,6 +107,9 @@ def test_migrating_chains_the_records_written_before():
     assert report.intact, [str(f) for f in report.findings]
     assert report.records == 5
     if connection.vendor == "postgresql":
-        with pytest.raises(DatabaseError), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("UPDATE verification_reviewdecision SET chain_hash = ''")
+        with (
+            pytest.raises(DatabaseError),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("UPDATE verification_reviewdecision SET chain_hash = ''")
