@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.pages import text_of
 from tests.reviewing import admin_url, make_attempt, make_user
 from verification import ledger
-from verification.models import ProviderCall
+from verification.models import LedgerDay, ProviderCall
 
 pytestmark = pytest.mark.django_db
 
@@ -220,3 +223,19 @@ def test_the_ledger_is_closed_to_staff_without_the_permission(march):
     assert staff.get(admin_url("providercall_changelist")).status_code == 403
     assert staff.get(admin_url("providercall_export_calls")).status_code == 403
     assert staff.get(admin_url("providercall_export_month")).status_code == 403
+
+
+def test_a_settled_day_is_summed_once_and_the_recent_days_every_time(march):
+    first = ledger.month_ledger(MARCH)
+    assert LedgerDay.objects.filter(day__month=3, day__year=2025).count() == 31
+    with CaptureQueriesContext(connection) as again:
+        second = ledger.month_ledger(MARCH)
+
+    assert second.total == first.total
+    assert [line.totals for line in second.days] == [line.totals for line in first.days]
+    # The month's kept days, and its duplicate purchases: nothing summed again.
+    assert len(again) == 2
+    today = timezone.localdate()
+    this_month = ledger.month_ledger(today)
+    assert not LedgerDay.objects.filter(day__gte=today - timedelta(days=2)).exists()
+    assert this_month.total.calls == 0

@@ -131,6 +131,8 @@ NOT_IDENTITY = {
     "verification.KeyRotation.counts": "counts",
     "verification.Redaction.record": "which kind of record",
     "verification.Redaction.performed_at": "time",
+    "verification.LedgerDay.day": "a calendar day",
+    "verification.LedgerDay.summed_at": "time",
 }
 # Names that mean identity data: never acceptable in plain, whatever the list says.
 IDENTITY_NAME = re.compile(

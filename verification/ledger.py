@@ -30,13 +30,15 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from verification.models import ProviderCall
+from verification.models import LedgerDay, ProviderCall
 
 Charged = ProviderCall.Charged
 
 # How many of a month's duplicate purchases the ledger lists on its page (all of
 # them are a click away, in the list filtered to them).
 PAID_TWICE_SHOWN = 50
+# Days after which a day's calls no longer change, and its sums are kept.
+SETTLED_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -179,33 +181,68 @@ def totals(calls: QuerySet[ProviderCall]) -> Totals:
     return _totals(calls.aggregate(**COUNTS))
 
 
-def month_ledger(month: date, *, prices: Prices | None = None) -> MonthLedger:
-    """The ledger of the local calendar month that `month` falls in: one line per
-    day with calls, the month's totals, and the month's duplicate purchases (the
-    first PAID_TWICE_SHOWN, with their attempts). Three queries."""
-    prices = prices or Prices.from_settings()
-    first = month.replace(day=1)
-    start, end = month_bounds(first)
-    calls = ProviderCall.objects.filter(started_at__gte=start, started_at__lt=end)
+def _summed_days(start: datetime, end: datetime) -> dict[date, Totals]:
+    """The calls started in [start, end), summed per local day (one query)."""
     rows = (
-        calls.annotate(
-            day=TruncDate("started_at", tzinfo=timezone.get_current_timezone())
-        )
+        ProviderCall.objects.filter(started_at__gte=start, started_at__lt=end)
+        .annotate(day=TruncDate("started_at", tzinfo=timezone.get_current_timezone()))
         .order_by()
         .values("day")
         .annotate(**COUNTS)
-        .order_by("day")
     )
-    days = []
-    total = Totals()
+    summed = {}
     for row in rows:
         values: dict[str, Any] = dict(row)
-        day = values["day"]
-        line = _totals(values)
+        summed[values["day"]] = _totals(values)
+    return summed
+
+
+def month_ledger(
+    month: date, *, prices: Prices | None = None, today: date | None = None
+) -> MonthLedger:
+    """The ledger of the local calendar month that `month` falls in: one line per
+    day with calls, the month's totals, and the month's duplicate purchases (the
+    first PAID_TWICE_SHOWN, with their attempts).
+
+    A day SETTLED_DAYS old no longer changes (a call is answered, lost or flagged a
+    duplicate within minutes), so its sums are kept (LedgerDay) the first time they
+    are read and never summed again: a month costs its recent days, whatever its
+    volume. At most four queries."""
+    prices = prices or Prices.from_settings()
+    today = today or timezone.localdate()
+    first = month.replace(day=1)
+    following = month_after(first)
+    start, end = month_bounds(first)
+    settled_before = today - timedelta(days=SETTLED_DAYS)
+    kept = {
+        stored.day: stored.totals()
+        for stored in LedgerDay.objects.filter(day__gte=first, day__lt=following)
+    }
+    days_in_month = [first + timedelta(days=n) for n in range((following - first).days)]
+    missing = [day for day in days_in_month if day not in kept]
+    if missing:
+        summed = _summed_days(local_midnight(missing[0]), end)
+        kept.update({day: line for day, line in summed.items() if day >= missing[0]})
+        settled = [day for day in missing if day < settled_before]
+        LedgerDay.objects.bulk_create(
+            [LedgerDay.of(day, summed.get(day, Totals())) for day in settled],
+            ignore_conflicts=True,
+        )
+    days = []
+    total = Totals()
+    for day in days_in_month:
+        line = kept.get(day)
+        if line is None or not line.calls:
+            continue
         total.add(line)
         days.append(Day(day=day, totals=line, spend=line.spend(prices)))
     paid_twice = list(
-        calls.filter(duplicate=True, charged=Charged.YES)
+        ProviderCall.objects.filter(
+            started_at__gte=start,
+            started_at__lt=end,
+            duplicate=True,
+            charged=Charged.YES,
+        )
         .select_related("attempt__applicant")
         .order_by("started_at", "pk")[:PAID_TWICE_SHOWN]
     )

@@ -83,29 +83,45 @@ def _attempts_by_status() -> dict[str, int]:
 
 
 def _calls() -> dict[str, Any]:
-    calls = ProviderCall.objects.order_by()
-    by_outcome = dict(
-        calls.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n")
+    """Every call's outcome, charge, duplicate flag and duration, counted in one
+    pass over the calls' index."""
+    rows = (
+        ProviderCall.objects.order_by()
+        .values("outcome", "charged")
+        .annotate(
+            n=Count("pk"),
+            duplicates=Count("pk", filter=Q(duplicate=True)),
+            timed=Count("duration_ms"),
+            total_ms=Sum("duration_ms"),
+            **{
+                f"le_{n}": Count("pk", filter=Q(duration_ms__lte=bound * 1000))
+                for n, bound in enumerate(DURATION_BUCKETS)
+            },
+        )
     )
-    by_charge = dict(
-        calls.values_list("charged").annotate(n=Count("pk")).values_list("charged", "n")
-    )
-    timed = calls.filter(duration_ms__isnull=False)
-    buckets = timed.aggregate(
-        count=Count("pk"),
-        total_ms=Sum("duration_ms"),
-        **{
-            f"le_{n}": Count("pk", filter=Q(duration_ms__lte=bound * 1000))
-            for n, bound in enumerate(DURATION_BUCKETS)
-        },
-    )
-    return {
-        "by_outcome": by_outcome,
-        "by_charge": by_charge,
-        "buckets": buckets,
-        "sum_seconds": (buckets["total_ms"] or 0) / 1000,
-        "duplicates": calls.filter(duplicate=True).count(),
+    found: dict[str, Any] = {
+        "by_outcome": {},
+        "by_charge": {},
+        "buckets": dict.fromkeys(
+            ["count", *(f"le_{n}" for n in range(len(DURATION_BUCKETS)))], 0
+        ),
+        "sum_seconds": 0.0,
+        "duplicates": 0,
     }
+    for values in rows:
+        row: dict[str, Any] = dict(values)
+        found["by_outcome"][row["outcome"]] = (
+            found["by_outcome"].get(row["outcome"], 0) + row["n"]
+        )
+        found["by_charge"][row["charged"]] = (
+            found["by_charge"].get(row["charged"], 0) + row["n"]
+        )
+        found["duplicates"] += row["duplicates"]
+        found["sum_seconds"] += (row["total_ms"] or 0) / 1000
+        found["buckets"]["count"] += row["timed"]
+        for n in range(len(DURATION_BUCKETS)):
+            found["buckets"][f"le_{n}"] += row[f"le_{n}"]
+    return found
 
 
 class DatabaseCollector:

@@ -453,6 +453,12 @@ class ProviderCall(models.Model):
                 condition=models.Q(duplicate=True),
                 name="verification_call_duplicates",
             ),
+            # The ledger's "paid twice" of a month.
+            models.Index(
+                fields=["started_at", "id"],
+                condition=models.Q(duplicate=True),
+                name="verification_call_paid_twice",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -487,6 +493,47 @@ class CallTotals:
             unknown=totals["n_unknown"],
             duplicates=totals["n_duplicates"],
         )
+
+
+class LedgerDay(models.Model):
+    """The cost ledger's sums for one local calendar day, kept once the day is
+    settled (verification.ledger.SETTLED_DAYS old): its calls no longer change."""
+
+    day = models.DateField(_("day"), unique=True)
+    calls = models.PositiveIntegerField(default=0)
+    charged = models.PositiveIntegerField(default=0)
+    liveness_only = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)
+    not_charged = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    duplicates_liveness_only = models.PositiveIntegerField(default=0)
+    summed_at = models.DateTimeField(default=timezone.now)
+
+    COUNTED = (
+        "calls",
+        "charged",
+        "liveness_only",
+        "unknown",
+        "not_charged",
+        "duplicates",
+        "duplicates_liveness_only",
+    )
+
+    class Meta:
+        verbose_name = _("cost ledger day")
+        verbose_name_plural = _("cost ledger days")
+
+    def __str__(self) -> str:
+        return self.day.isoformat()
+
+    @classmethod
+    def of(cls, day: Any, totals: Any) -> LedgerDay:
+        return cls(day=day, **{name: getattr(totals, name) for name in cls.COUNTED})
+
+    def totals(self) -> Any:
+        from verification.ledger import Totals
+
+        return Totals(**{name: getattr(self, name) for name in self.COUNTED})
 
 
 class ProviderGate(models.Model):
