@@ -415,7 +415,7 @@ class Loader:
         ]
         bulk = size - start > 50_000
         with Unindexed(tables) if bulk else nullcontext():
-            phase("dropping indexes")
+            phase("rows worked out, indexes dropped")
             if bulk:
                 # Children open their own connections; none may share the parent's.
                 connections.close_all()

@@ -496,6 +496,8 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
         self, attempt: WithAnnotations[Attempt, _DecidedBy]
     ) -> StrOrPromise:
         if attempt.status == Status.NEEDS_REVIEW:
+            if attempt.pending_proposal_id:
+                return _("Waiting for a second reviewer")
             if attempt.assigned_to:
                 return _("Taken by %(user)s") % {
                     "user": attempt.assigned_to.get_username()

@@ -11,14 +11,14 @@ how much more it would be if every unknown call was charged at the full price. A
 duplicate purchase is a charged call for an attempt that already had its answer:
 money paid twice, listed with its attempt.
 
-Days and months are the local calendar's (TIME_ZONE). The totals are read off the
-calls' index (started_at first, then what is counted), so a month costs what its
-calls cost, whatever the table holds.
+Days and months are the local calendar's (TIME_ZONE). A day's totals are read off
+the calls' index (started_at first, then what is counted), and kept (LedgerDay)
+once the day is settled, so a month costs what its last few days' calls cost,
+whatever the table holds.
 """
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -176,11 +176,6 @@ def _totals(values: dict[str, Any]) -> Totals:
     return Totals(**{name.removeprefix("n_"): values[name] for name in COUNTS})
 
 
-def totals(calls: QuerySet[ProviderCall]) -> Totals:
-    """The totals of a set of calls, in one query."""
-    return _totals(calls.aggregate(**COUNTS))
-
-
 def _summed_days(start: datetime, end: datetime) -> dict[date, Totals]:
     """The calls started in [start, end), summed per local day (one query)."""
     rows = (
@@ -259,10 +254,6 @@ def months_back(count: int, *, today: date | None = None) -> list[date]:
         months.append(month)
         month = (month - timedelta(days=1)).replace(day=1)
     return months
-
-
-def month_label(month: date) -> str:
-    return f"{calendar.month_name[month.month]} {month.year}"
 
 
 # Export -------------------------------------------------------------------------------
