@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from verification import reviews
 from verification.models import Attempt
 
 # One plain message per field the provider can reject, and what to do about it.
@@ -83,4 +84,11 @@ def status_context(attempt: Attempt) -> dict:
         "slow": attempt.in_progress and attempt.next_try_at is not None,
         "our_fault": attempt.failure in Attempt.OUR_FAULT,
         "decision_message": decision_message(attempt),
+        # When a reviewer's decision is due (REVIEW_SLA_HOURS), and whether it is late.
+        "review_due": (
+            reviews.answer_due(attempt)
+            if attempt.status == Attempt.Status.NEEDS_REVIEW
+            else None
+        ),
+        "review_late": reviews.is_overdue(attempt),
     }

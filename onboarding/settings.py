@@ -324,6 +324,15 @@ if KREDIBEL_CALL_DEADLINE <= KREDIBEL_CONNECT_TIMEOUT:
 # Faults injected by the mounted sandbox (tests and load runs only); see
 # verification.sandbox.faults.Faults for the keys.
 KREDIBEL_SANDBOX_FAULTS: dict = {}
+# What the provider charges, in rupiah, for the cost ledger's estimate
+# (verification.ledger): a charged call, and a `not_verified` answer for a failed
+# liveness check, which is charged the liveness check only. 0: not configured.
+KREDIBEL_PRICE_IDR = env.int("KREDIBEL_PRICE_IDR", default=0)
+KREDIBEL_LIVENESS_PRICE_IDR = env.int("KREDIBEL_LIVENESS_PRICE_IDR", default=0)
+if KREDIBEL_PRICE_IDR < 0 or KREDIBEL_LIVENESS_PRICE_IDR < 0:
+    raise ImproperlyConfigured(
+        "KREDIBEL_PRICE_IDR and KREDIBEL_LIVENESS_PRICE_IDR must not be negative."
+    )
 
 # The key of the blind indexes (verification.lookups) applicants, emails and phones
 # are found by. Separate from SECRET_KEY so that the secret key can be rotated
@@ -434,6 +443,24 @@ HEALTH_MAX_TASK_WAIT_SECONDS = env.float("HEALTH_MAX_TASK_WAIT_SECONDS", default
 HEALTH_MAX_TASKS_DUE = env.int("HEALTH_MAX_TASKS_DUE", default=5000)
 HEALTH_MAX_STUCK_ATTEMPTS = env.int("HEALTH_MAX_STUCK_ATTEMPTS", default=0)
 
+# Prometheus metrics at /metrics (verification.metrics), for the operator's
+# monitoring: off unless a token is set; a scrape must send it as a bearer token.
+# What is costly to count (over every attempt and call) is counted at most once per
+# METRICS_CACHE_SECONDS in each process.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_CACHE_SECONDS = env.float("METRICS_CACHE_SECONDS", default=30.0)
+
+# Compliance review. Four-eyes (verification.reviews): "off", "rejections" (a
+# rejection waits for a second reviewer's confirmation) or "all" (every decision
+# does). The SLA: hours within which a case should be decided; older ones stand out
+# in the queue and on the dashboard, and the applicant is told when to expect it.
+REVIEW_FOUR_EYES = env.str("REVIEW_FOUR_EYES", default="off")
+if REVIEW_FOUR_EYES not in ("off", "rejections", "all"):
+    raise ImproperlyConfigured("REVIEW_FOUR_EYES must be 'off', 'rejections' or 'all'.")
+REVIEW_SLA_HOURS = env.float("REVIEW_SLA_HOURS", default=24.0)
+if REVIEW_SLA_HOURS <= 0:
+    raise ImproperlyConfigured("REVIEW_SLA_HOURS must be more than 0.")
+
 # Retention (verification.retention, applied daily and recorded). Photos go first,
 # identity fields later; a minimal audit record (code, status, times, the provider's
 # ids, decision and reason, masked NIK) is kept for good.
@@ -486,14 +513,19 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# Logs: plain lines, or JSON lines for a log collector (onboarding.logformat).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "onboarding.logformat.JsonLines"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from onboarding import health, views
+from verification import metrics
 
 urlpatterns = [
     path("", views.start, name="start"),
@@ -22,6 +23,7 @@ urlpatterns = [
     path("verify/<str:token>/", views.session_open, name="session_open"),
     path("api/v1/", include("verification.integrations.urls")),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -23,6 +23,7 @@ from verification.models import Applicant, Attempt
 from verification.reviews import REVIEWERS_GROUP
 
 GROUP_MIGRATION = "verification.migrations.0003_compliance_reviewers_group"
+LEDGER_MIGRATION = "verification.migrations.0013_reviewers_see_the_cost_ledger"
 
 _niks = itertools.count(3171010101000001)
 _contacts = itertools.count(1)
@@ -34,9 +35,9 @@ def reviewers_group() -> Group:
     group = Group.objects.filter(name=REVIEWERS_GROUP).first()
     if group is None:
         migration = importlib.import_module(GROUP_MIGRATION)
-        migration.create_reviewers_group(
-            global_apps, SimpleNamespace(connection=connection)
-        )
+        editor = SimpleNamespace(connection=connection)
+        migration.create_reviewers_group(global_apps, editor)
+        importlib.import_module(LEDGER_MIGRATION).grant(global_apps, editor)
         group = Group.objects.get(name=REVIEWERS_GROUP)
     return group
 

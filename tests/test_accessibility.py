@@ -25,7 +25,7 @@ from tests.photos import encode, ktp_scene
 from tests.reviewing import make_attempt, make_user
 from tests.worker import run_worker
 from verification import reviews
-from verification.models import Attempt
+from verification.models import Attempt, ProviderCall
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -251,6 +251,18 @@ def test_no_accessibility_violations_in_the_reviewer_workspace(
     reviews.decide(
         attempt=decided, reviewer=reviewer, decision="approved", note="Her sister's."
     )
+    # A rejection by a colleague that waits for this reviewer's check (four eyes),
+    # and the provider's calls in the cost ledger.
+    settings.REVIEW_FOUR_EYES = "rejections"
+    proposed = make_attempt(status=Status.NEEDS_REVIEW, images=True)
+    reviews.decide(
+        attempt=proposed,
+        reviewer=make_user("tono", reviewer=True),
+        decision="rejected",
+        reason="face_mismatch",
+        note="Not her.",
+    )
+    ProviderCall.objects.create(attempt=waiting, outcome="verified", charged="yes")
     with chromium() as browser:
         context = new_context(browser, live_server.url, language=language)
         complaints = Complaints()
@@ -275,6 +287,8 @@ def test_no_accessibility_violations_in_the_reviewer_workspace(
             ("decisions", "/admin/verification/reviewdecision/"),
             ("attempt page", f"/admin/verification/attempt/{waiting.pk}/change/"),
             ("decided attempt", f"/admin/verification/attempt/{decided.pk}/change/"),
+            ("decision to check", f"/admin/verification/attempt/{proposed.pk}/change/"),
+            ("cost ledger", "/admin/verification/providercall/"),
         ):
             page.goto(path)
             audit.check(what)

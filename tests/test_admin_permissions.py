@@ -249,7 +249,7 @@ def test_the_index_shows_the_review_dashboard_only_to_those_who_view_attempts(ca
     assert "Open the review queue" in reviewer_index
 
 
-@pytest.mark.parametrize("path", ["take", "release", "decide"])
+@pytest.mark.parametrize("path", ["take", "release", "decide", "check"])
 def test_staff_outside_the_group_cannot_take_or_decide_a_case(case, path):
     response = client_for("staff").post(
         admin_url(f"attempt_{path}", case.pk),
@@ -272,4 +272,5 @@ def test_the_reviewers_group_holds_just_what_the_work_needs():
         ("applicant", "view_applicant"),
         ("reviewcase", "view_reviewcase"),
         ("reviewdecision", "view_reviewdecision"),
+        ("providercall", "view_providercall"),
     }

@@ -25,7 +25,7 @@ ON_POSTGRESQL = connection.vendor == "postgresql"
 
 @pytest.fixture
 def decision() -> ReviewDecision:
-    return reviews.decide(
+    record = reviews.decide(
         attempt=make_attempt(),
         reviewer=make_user("rita", reviewer=True),
         decision="rejected",
@@ -33,6 +33,8 @@ def decision() -> ReviewDecision:
         note="SITI's selfie does not match.",
         applicant_message="Please retake the selfie.",
     )
+    assert isinstance(record, ReviewDecision)  # four-eyes review is off
+    return record
 
 
 def raw(sql: str, params: list) -> None:

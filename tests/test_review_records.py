@@ -15,13 +15,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def decision() -> ReviewDecision:
-    return reviews.decide(
+    record = reviews.decide(
         attempt=make_attempt(),
         reviewer=make_user("rita", reviewer=True),
         decision="rejected",
         reason="face_mismatch",
         note="Different person on the selfie.",
     )
+    assert isinstance(record, ReviewDecision)  # four-eyes review is off
+    return record
 
 
 @pytest.fixture

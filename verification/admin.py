@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import copy
 import csv
+import itertools
 import logging
 import secrets
 import tempfile
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, TypedDict, cast
 from urllib.parse import parse_qsl, urlencode
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
@@ -37,7 +40,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import (
     FileResponse,
     Http404,
@@ -45,30 +49,36 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     HttpResponseRedirect,
+    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
-from django.utils.timesince import timesince
+from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
-from verification import crypto, reviews, subjects
-from verification.forms import DecisionForm, SubjectRequestForm
+from verification import crypto, ledger, reviews, subjects
+from verification.forms import CheckForm, DecisionForm, SubjectRequestForm
 from verification.models import (
     Applicant,
     Attempt,
     CallTotals,
     DataSubjectRequest,
     ImageAccess,
+    KeyRotation,
     ProviderCall,
     RetentionRun,
     ReviewCase,
+    ReviewCheck,
     ReviewDecision,
+    ReviewProposal,
 )
+from verification.paging import BoundedPaginator
 
 logger = logging.getLogger(__name__)
 if TYPE_CHECKING:
@@ -176,7 +186,43 @@ class AssignmentFilter(ReviewStateFilter):
     parameter_name = "assigned"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
-        return super().lookups(request, model_admin)[:3]
+        return [
+            *super().lookups(request, model_admin)[:3],
+            ("check", _("Waiting for a second reviewer")),
+            ("to_check", _("For me to confirm")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        awaiting = queryset.filter(
+            status=Status.NEEDS_REVIEW, pending_proposal__isnull=False
+        )
+        match self.value():
+            case "check":
+                return awaiting
+            case "to_check":
+                return awaiting.exclude(pending_proposal__reviewer=request.user)
+        return super().queryset(request, queryset)
+
+
+class SLAFilter(admin.SimpleListFilter):
+    """Cases past the review SLA (REVIEW_SLA_HOURS since they entered the queue)."""
+
+    title = _("review SLA")
+    parameter_name = "sla"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+        return [("overdue", _("Overdue")), ("within", _("Within the SLA"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        match self.value():
+            case "overdue":
+                return queryset.filter(reviews.overdue())
+            case "within":
+                cutoff = timezone.now() - reviews.sla()
+                return queryset.filter(
+                    status=Status.NEEDS_REVIEW, finished_at__gte=cutoff
+                )
+        return None
 
 
 class DuplicatePurchaseFilter(admin.SimpleListFilter):
@@ -201,7 +247,11 @@ class DuplicatePurchaseFilter(admin.SimpleListFilter):
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Nobody adds, changes or deletes through this admin, superusers included:
-    what it shows is evidence or an audit record."""
+    what it shows is evidence or an audit record. Its lists never count a whole
+    table (verification.paging)."""
+
+    paginator = BoundedPaginator
+    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -269,20 +319,26 @@ class SealedSearch(admin.ModelAdmin):
                 return self._seal(request, request.POST)
         elif SEARCH_VAR in request.GET:  # a search typed into the address bar
             return self._seal(request, request.GET)
-        key = request.GET.get(SEALED_SEARCH_VAR)
-        if key is not None:
-            sealed = request.session.get(SEALED_SEARCHES, {}).get(key)
-            query = request.GET.copy()
-            del query[SEALED_SEARCH_VAR]
-            if isinstance(sealed, dict):
-                # Only a provider's id is shown back in the box; nothing else is kept.
-                query[SEARCH_VAR] = sealed.get("id") or ""
-                request.sealed_search = sealed  # type: ignore[attr-defined]
-                # Read back by get_preserved_filters, for the links it makes.
-                request.sealed_search_key = key  # type: ignore[attr-defined]
-            # The changelist reads its parameters from request.GET.
-            request.GET = query  # type: ignore[assignment]
+        self.unseal(request)
         return super().changelist_view(request, extra_context)
+
+    def unseal(self, request: HttpRequest) -> None:
+        """Put the sealed search named in the URL (its key) on the request, where
+        the change list and get_search_results find it."""
+        key = request.GET.get(SEALED_SEARCH_VAR)
+        if key is None:
+            return
+        sealed = request.session.get(SEALED_SEARCHES, {}).get(key)
+        query = request.GET.copy()
+        del query[SEALED_SEARCH_VAR]
+        if isinstance(sealed, dict):
+            # Only a provider's id is shown back in the box; nothing else is kept.
+            query[SEARCH_VAR] = sealed.get("id") or ""
+            request.sealed_search = sealed  # type: ignore[attr-defined]
+            # Read back by get_preserved_filters, for the links it makes.
+            request.sealed_search_key = key  # type: ignore[attr-defined]
+        # The changelist reads its parameters from request.GET.
+        request.GET = query  # type: ignore[assignment]
 
     def _seal(self, request: HttpRequest, data) -> HttpResponseRedirect:
         params = data.copy()
@@ -351,6 +407,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
     list_filter = (
         "status",
         ReviewStateFilter,
+        SLAFilter,
         DuplicatePurchaseFilter,
         ("created_at", admin.DateFieldListFilter),
     )
@@ -439,6 +496,8 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
         self, attempt: WithAnnotations[Attempt, _DecidedBy]
     ) -> StrOrPromise:
         if attempt.status == Status.NEEDS_REVIEW:
+            if attempt.pending_proposal_id:
+                return _("Waiting for a second reviewer")
             if attempt.assigned_to:
                 return _("Taken by %(user)s") % {
                     "user": attempt.assigned_to.get_username()
@@ -481,6 +540,11 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
                 view(self.decide_view),
                 name="verification_attempt_decide",
             ),
+            path(
+                "<int:object_id>/check/",
+                view(self.check_view),
+                name="verification_attempt_check",
+            ),
             *super().get_urls(),
         ]
 
@@ -507,11 +571,24 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
         waiting = attempt.status == Status.NEEDS_REVIEW
         may_decide = user.has_perm(reviews.DECIDE_PERMISSION)
         held_by_other = attempt.assigned_to_id not in (None, user.pk)
-        can_decide = may_decide and waiting and not held_by_other
+        proposal = attempt.pending_proposal if waiting else None
+        can_decide = may_decide and waiting and not held_by_other and not proposal
         form = (given or {}).get("decision_form") or (
             DecisionForm() if can_decide else None
         )
+        can_check = bool(may_decide and proposal and proposal.reviewer_id != user.pk)
+        check_form = (given or {}).get("check_form") or (
+            CheckForm() if can_check else None
+        )
         return {
+            "proposal": proposal,
+            "check_form": check_form if can_check else None,
+            "review_steps": attempt.proposals.select_related(
+                "reviewer", "review_check__reviewer"
+            ).order_by("proposed_at", "pk"),
+            "four_eyes": settings.REVIEW_FOUR_EYES,
+            "answer_due": reviews.answer_due(attempt) if waiting else None,
+            "overdue": reviews.is_overdue(attempt),
             "review_attempt": attempt,
             "reject_labels": reviews.reject_field_labels(attempt.reject_fields),
             "photo_warning_labels": photo_warning_labels(attempt.photo_warnings),
@@ -535,7 +612,7 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
             "can_release": waiting
             and attempt.assigned_to_id is not None
             and (attempt.assigned_to_id == user.pk or user.is_superuser),
-            "held_by_other": waiting and held_by_other,
+            "held_by_other": waiting and held_by_other and not proposal,
             "decision_form": form if can_decide else None,
         }
 
@@ -656,17 +733,105 @@ class AttemptAdmin(SealedSearch, AttemptColumns, ReadOnlyAdmin):
         except ValidationError as error:  # pragma: no cover - the form checks first
             messages.error(request, "; ".join(error.messages))
         else:
-            self.log_change(
-                request,
-                attempt,
-                gettext("Decided: %(decision)s.")
-                % {"decision": decision.get_decision_display()},
+            label = {"decision": decision.get_decision_display()}
+            if isinstance(decision, ReviewProposal):
+                self.log_change(
+                    request,
+                    attempt,
+                    gettext("Decided, for a second reviewer: %(decision)s.") % label,
+                )
+                messages.success(
+                    request,
+                    _(
+                        "Decision recorded: %(decision)s. It waits for a second "
+                        "reviewer's confirmation; the applicant hears nothing "
+                        "until then."
+                    )
+                    % label,
+                )
+            else:
+                self.log_change(
+                    request, attempt, gettext("Decided: %(decision)s.") % label
+                )
+                messages.success(
+                    request,
+                    _(
+                        "Decision recorded: %(decision)s. The applicant is being "
+                        "emailed."
+                    )
+                    % label,
+                )
+        return redirect(attempt_url(attempt.pk))
+
+    def check_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return require_POST(self._check)(request, object_id)
+
+    def _check(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """A second reviewer confirms the decision waiting on this attempt, or sends
+        it back with a note."""
+        attempt = self._decidable(request, object_id)
+        proposal = attempt.pending_proposal
+        form = CheckForm(request.POST)
+        if proposal is None:
+            messages.error(
+                request, _("Nothing was changed: no decision waits for a check here.")
             )
-            messages.success(
-                request,
-                _("Decision recorded: %(decision)s. The applicant is being emailed.")
-                % {"decision": decision.get_decision_display()},
+            return redirect(attempt_url(attempt.pk))
+        if not form.is_valid():
+            response = self.change_view(
+                self._view_only(request),
+                str(attempt.pk),
+                extra_context={"check_form": form},
             )
+            response.status_code = 400
+            return response
+        verdict, note = form.cleaned_data["verdict"], form.cleaned_data["note"]
+        try:
+            if verdict == ReviewCheck.Verdict.CONFIRMED:
+                decision = reviews.confirm(
+                    proposal=proposal, reviewer=reviewer(request), note=note
+                )
+            else:
+                reviews.send_back(
+                    proposal=proposal, reviewer=reviewer(request), note=note
+                )
+        except reviews.OwnDecision:
+            messages.error(
+                request,
+                _("Nothing was changed: a second reviewer must check your decision."),
+            )
+        except reviews.DecisionRefused:
+            messages.error(
+                request,
+                _(
+                    "Nothing was changed: another reviewer has checked this decision "
+                    "already."
+                ),
+            )
+        else:
+            if verdict == ReviewCheck.Verdict.CONFIRMED:
+                label = {"decision": decision.get_decision_display()}
+                self.log_change(
+                    request, attempt, gettext("Confirmed: %(decision)s.") % label
+                )
+                messages.success(
+                    request,
+                    _(
+                        "Decision confirmed: %(decision)s. The applicant is being "
+                        "emailed."
+                    )
+                    % label,
+                )
+            else:
+                self.log_change(request, attempt, gettext("Sent the decision back."))
+                messages.success(
+                    request,
+                    _(
+                        "Sent back to %(user)s with your note. The case waits for a "
+                        "new decision."
+                    )
+                    % {"user": proposal.reviewer.get_username()},
+                )
         return redirect(attempt_url(attempt.pk))
 
 
@@ -680,12 +845,14 @@ class ReviewCaseAdmin(AttemptColumns, ReadOnlyAdmin):
         "full_name",
         "rejected_fields",
         "taken_by",
+        "second_reviewer",
         "created_at",
         "age",
+        "due",
     )
     list_display_links = None
-    list_filter = (AssignmentFilter,)
-    list_select_related = ("applicant", "assigned_to")
+    list_filter = (AssignmentFilter, SLAFilter)
+    list_select_related = ("applicant", "assigned_to", "pending_proposal__reviewer")
     ordering = ("created_at", "pk")
     actions = ("take_cases",)
     show_facets = admin.ShowFacets.NEVER
@@ -696,6 +863,26 @@ class ReviewCaseAdmin(AttemptColumns, ReadOnlyAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs):
         return AttemptChangeList
+
+    @admin.display(description=_("second reviewer"))
+    def second_reviewer(self, attempt: Attempt) -> str:
+        proposal = attempt.pending_proposal
+        if proposal is None:
+            return "—"
+        return gettext("Waiting: %(decision)s by %(user)s") % {
+            "decision": proposal.get_decision_display(),
+            "user": proposal.reviewer.get_username(),
+        }
+
+    @admin.display(description=_("answer due"))
+    def due(self, attempt: Attempt) -> str:
+        due = reviews.answer_due(attempt)
+        if reviews.is_overdue(attempt):
+            return format_html(
+                '<span class="review-overdue">{}</span>',
+                gettext("Overdue by %(age)s") % {"age": age(due)},
+            )
+        return gettext("in %(age)s") % {"age": timeuntil(due, depth=1)}
 
     @admin.display(description=_("NIK"))
     def case(self, attempt: Attempt) -> str:
@@ -757,7 +944,19 @@ class ApplicantAdmin(SealedSearch, ReadOnlyAdmin):
     actions = ("export_subject_data", "erase_subject_data")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).annotate(attempt_count=Count("attempts"))
+        # Counted for the rows of the page only, not grouped over the whole table.
+        attempts = (
+            Attempt.objects.filter(applicant=OuterRef("pk"))
+            .order_by()
+            .values("applicant")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(attempt_count=Coalesce(Subquery(attempts), 0))
+        )
 
     # Data-subject requests ------------------------------------------------------------
 
@@ -1029,3 +1228,254 @@ class ImageAccessAdmin(ReadOnlyAdmin):
         return format_html(
             '<a href="{}">{}</a>', attempt_url(access.attempt_id), access.attempt
         )
+
+
+# The cost ledger ----------------------------------------------------------------------
+
+
+def _month_param(value: str | None) -> date | None:
+    try:
+        year, month = (value or "").split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        return None
+
+
+def _day_param(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        return None
+
+
+class MonthFilter(admin.SimpleListFilter):
+    """Calls started in a local calendar month (`month=2026-12`)."""
+
+    title = _("month")
+    parameter_name = "month"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+        return [
+            (month.strftime("%Y-%m"), date_format(month, "YEAR_MONTH_FORMAT"))
+            for month in ledger.months_back(12)
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        month = _month_param(self.value())
+        if month is None:
+            return None
+        start, end = ledger.month_bounds(month)
+        return queryset.filter(started_at__gte=start, started_at__lt=end)
+
+
+class DayFilter(admin.SimpleListFilter):
+    """Calls started on a local calendar day (`day=2026-12-01`); the ledger's days
+    link here."""
+
+    title = _("day")
+    parameter_name = "day"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+        today = timezone.localdate()
+        days = [today - timedelta(days=n) for n in range(7)]
+        chosen = _day_param(self.value())
+        if chosen is not None and chosen not in days:
+            days.append(chosen)
+        return [(day.isoformat(), date_format(day, "DATE_FORMAT")) for day in days]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        day = _day_param(self.value())
+        if day is None:
+            return None
+        start, end = ledger.day_bounds(day)
+        return queryset.filter(started_at__gte=start, started_at__lt=end)
+
+
+class Echo:
+    """A file-like object whose write returns what it was given: csv.writer writes
+    one row into it and the streaming response sends it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def streamed_csv(rows: Iterable[list[str]], filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(Echo())
+    lines = (
+        writer.writerow([reviews.spreadsheet_safe(cell) for cell in row])
+        for row in rows
+    )
+    # A byte order mark, so that spreadsheet programs read the file as UTF-8.
+    response = StreamingHttpResponse(
+        itertools.chain(["\ufeff"], lines), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@admin.register(ProviderCall)
+class ProviderCallAdmin(SealedSearch, ReadOnlyAdmin):
+    """The cost ledger: every call to the provider, what it cost, the month's
+    totals day by day and what was paid twice, on one page; CSV of both."""
+
+    list_display = (
+        "started_at",
+        "attempt_link",
+        "outcome",
+        "charged",
+        "liveness_only",
+        "paid_twice",
+        "price",
+        "provider_id",
+        "reference_id",
+        "duration_ms",
+        "http_status",
+    )
+    list_display_links = ("started_at",)
+    list_filter = (MonthFilter, DayFilter, "outcome", "charged", "duplicate")
+    list_select_related = ("attempt",)
+    ordering = ("-started_at", "-pk")
+    search_fields = ("provider_id",)
+    search_help_text = _(
+        "Provider id or reference id (whole, or its first 8 characters or more), "
+        "or an attempt's email address, phone number or whole NIK."
+    )
+    show_facets = admin.ShowFacets.NEVER
+    change_list_template = "admin/verification/providercall/change_list.html"
+    fields = (
+        "attempt_link",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "http_status",
+        "outcome",
+        "charged",
+        "liveness_only",
+        "duplicate",
+        "price",
+        "provider_id",
+        "reference_id",
+        "error_id",
+        "error_type",
+        "answer",
+    )
+    readonly_fields = ("attempt_link", "price")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The attempt's code only: its identity columns would be decrypted per row.
+        return (
+            super()
+            .get_queryset(request)
+            .defer(
+                *(f"attempt__{name}" for name in CALL_LIST_DEFERRED),
+            )
+        )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        sealed = getattr(request, "sealed_search", None)
+        if sealed is None:
+            if not search_term.strip():
+                return queryset, False
+            sealed = reviews.seal_search(search_term)
+        query = Q(pk__in=[])
+        if term := sealed.get("id"):
+            query |= reviews.id_match(term, "provider_id", "reference_id")
+        if any(sealed.get(kind) for kind in ("nik", "email", "phone")):
+            contact = {**sealed, "id": None}
+            attempts = list(
+                Attempt.objects.filter(reviews.attempt_search(contact))
+                .order_by()
+                .values_list("pk", flat=True)[: reviews.SEARCH_CALLS_LIMIT]
+            )
+            if attempts:
+                query |= Q(attempt_id__in=attempts)
+        return queryset.filter(query), False
+
+    @admin.display(description=_("attempt"))
+    def attempt_link(self, call: ProviderCall) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', attempt_url(call.attempt_id), call.attempt.code
+        )
+
+    @admin.display(description=_("duplicate purchase"), boolean=True)
+    def paid_twice(self, call: ProviderCall) -> bool:
+        return call.duplicate
+
+    @admin.display(description=_("estimated price (IDR)"))
+    def price(self, call: ProviderCall) -> str:
+        prices = ledger.Prices.from_settings()
+        if not prices.configured:
+            return "—"
+        return number_format(prices.of(call), force_grouping=True)
+
+    # The month's ledger ---------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "export/calls.csv",
+                view(self.export_calls_view),
+                name="verification_providercall_export_calls",
+            ),
+            path(
+                "export/month.csv",
+                view(self.export_month_view),
+                name="verification_providercall_export_month",
+            ),
+            *super().get_urls(),
+        ]
+
+    @staticmethod
+    def chosen_month(request: HttpRequest) -> date:
+        """The month the ledger shows: the one filtered on, the day's, or this one."""
+        month = _month_param(request.GET.get("month"))
+        day = _day_param(request.GET.get("day"))
+        return month or (day.replace(day=1) if day else timezone.localdate())
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        month = self.chosen_month(request)
+        extra_context = {
+            **(extra_context or {}),
+            "ledger": ledger.month_ledger(month),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def export_calls_view(self, request: HttpRequest) -> HttpResponseBase:
+        """The calls the list shows (its filters and search, every page) as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        self.unseal(request)
+        calls = self.get_changelist_instance(request).get_queryset(request)
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        return streamed_csv(ledger.call_rows(calls), f"provider-calls-{stamp}.csv")
+
+    def export_month_view(self, request: HttpRequest) -> HttpResponseBase:
+        """The month's ledger, a line per day and the month, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        month = self.chosen_month(request)
+        rows = ledger.total_rows(ledger.month_ledger(month))
+        return streamed_csv(rows, f"provider-ledger-{month:%Y-%m}.csv")
+
+
+# What a call's row never needs of its attempt (decrypted on load).
+CALL_LIST_DEFERRED = (
+    "full_name",
+    "birth_date",
+    "email_address",
+    "phone_number",
+    "provider_field_errors",
+)
+
+
+@admin.register(KeyRotation)
+class KeyRotationAdmin(ReadOnlyAdmin):
+    list_display = ("performed_at", "key_id", "performed_by_name", "unreadable")
+    fields = (*list_display, "counts", "chain_seq", "chain_hash")
+    show_facets = admin.ShowFacets.NEVER

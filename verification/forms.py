@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from verification import reviews
-from verification.models import ReviewDecision
+from verification.models import ReviewCheck, ReviewDecision
 
 NOTE_MAX_LENGTH = 4000
 MESSAGE_MAX_LENGTH = 1000
@@ -94,3 +94,42 @@ class SubjectRequestForm(forms.Form):
             self.fields["confirm"].required = True
         else:
             del self.fields["confirm"]
+
+
+class CheckForm(forms.Form):
+    """A second reviewer's check of a decision waiting under four-eyes review:
+    Confirm or Send back (the button pressed), with a note (required to send it
+    back: what the first reviewer should look at again)."""
+
+    verdict = forms.ChoiceField(
+        choices=ReviewCheck.Verdict.choices,
+        error_messages={
+            "required": _("Choose Confirm or Send back."),
+            "invalid_choice": _("Choose Confirm or Send back."),
+        },
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=NOTE_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Required to send the decision back: what to look at again. Kept in "
+            "the review record; the applicant never sees it."
+        ),
+    )
+
+    def clean(self) -> dict:
+        super().clean()
+        data = self.cleaned_data
+        note = (data.get("note") or "").strip()
+        if data.get("verdict") == ReviewCheck.Verdict.SENT_BACK and not note:
+            self.add_error(
+                "note",
+                ValidationError(
+                    reviews.MESSAGES["send_back_note_required"],
+                    code="send_back_note_required",
+                ),
+            )
+        data["note"] = note
+        return data

@@ -102,6 +102,12 @@ class IssuanceRequest:
         )
 
 
+# What the provider's reference ids start with (`ref_certel#<uuid>`).
+REFERENCE_PREFIX = "ref_certel#"
+# The reject field of a failed liveness check, which is charged on its own.
+LIVENESS_REJECT_FIELD = "liveness_check"
+
+
 @dataclass(frozen=True, kw_only=True)
 class IssuanceResult:
     """The provider's documented success answer.
@@ -117,6 +123,15 @@ class IssuanceResult:
     message: str
     http_status: int
     duration: float
+
+    @property
+    def liveness_only(self) -> bool:
+        """A `not_verified` answer because the liveness check failed: the provider
+        charges only the liveness check for it."""
+        return (
+            self.status is Status.NOT_VERIFIED
+            and LIVENESS_REJECT_FIELD in self.reject_fields
+        )
 
     @property
     def answer(self) -> dict[str, Any]:

@@ -27,11 +27,11 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from verification import tokens
+from verification import chain, tokens
 from verification.fields import (
     BlindIndexField,
     EncryptedCharField,
@@ -246,13 +246,52 @@ class Attempt(UnreadableFields, models.Model):
         verbose_name=_("assigned to"),
     )
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    # Four-eyes review (REVIEW_FOUR_EYES): a reviewer's decision waiting for a
+    # second reviewer's confirmation; the attempt stays `needs_review` meanwhile.
+    pending_proposal = models.OneToOneField(
+        "ReviewProposal",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decision waiting for a second reviewer"),
+    )
 
     class Meta:
         verbose_name = _("attempt")
         verbose_name_plural = _("attempts")
         ordering = ["-created_at"]
+        # What the admin's lists, filters, search and dashboard read at a million
+        # attempts (bench/admin_scale.py checks each with EXPLAIN): every list is
+        # ordered newest first with the pk as tie-breaker, so each index ends in
+        # (created_at, id) and a page is read off the index, never sorted.
         indexes = [
-            models.Index(fields=["status", "created_at"]),
+            # The status last: today's attempts by status come off the index.
+            models.Index(
+                fields=["created_at", "id", "status"],
+                name="verification_attempt_newest",
+            ),
+            models.Index(
+                fields=["status", "created_at", "id"],
+                name="verification_attempt_status",
+            ),
+            # The review SLA: cases in the queue by the time they entered it.
+            models.Index(
+                fields=["finished_at"],
+                condition=models.Q(status="needs_review"),
+                name="verification_attempt_in_review",
+            ),
+            # Exact and prefix search on the provider's ids (LIKE 'abc%').
+            models.Index(
+                fields=["provider_id"],
+                opclasses=["varchar_pattern_ops"],
+                name="verification_attempt_provider",
+            ),
+            models.Index(
+                fields=["reference_id"],
+                opclasses=["varchar_pattern_ops"],
+                name="verification_attempt_reference",
+            ),
         ]
         permissions = [
             ("decide_attempt", "Can approve or reject attempts that need review"),
@@ -367,6 +406,9 @@ class ProviderCall(models.Model):
         help_text=_("A definite answer for an attempt that already had one."),
     )
     answer = models.JSONField(_("provider's answer"), default=dict, blank=True)
+    # A `not_verified` answer for a failed liveness check: the provider charges
+    # only the liveness check for it (LEDGER_LIVENESS_PRICE_IDR).
+    liveness_only = models.BooleanField(_("liveness check only"), default=False)
     error_id = models.CharField(_("provider error id"), max_length=64, blank=True)
     error_type = models.CharField(_("provider error type"), max_length=100, blank=True)
 
@@ -375,11 +417,47 @@ class ProviderCall(models.Model):
         verbose_name_plural = _("provider calls")
         ordering = ["started_at", "pk"]
         indexes = [
-            models.Index(fields=["started_at"]),
+            # The cost ledger: newest first, by day and month, by outcome and by
+            # charge, and its totals read from the index alone.
+            models.Index(
+                fields=[
+                    "started_at",
+                    "id",
+                    "charged",
+                    "outcome",
+                    "duplicate",
+                    "liveness_only",
+                ],
+                name="verification_call_newest",
+            ),
+            models.Index(
+                fields=["charged", "started_at", "id"],
+                name="verification_call_charged",
+            ),
+            models.Index(
+                fields=["outcome", "started_at", "id"],
+                name="verification_call_outcome",
+            ),
+            models.Index(
+                fields=["provider_id"],
+                opclasses=["varchar_pattern_ops"],
+                name="verification_call_provider",
+            ),
+            models.Index(
+                fields=["reference_id"],
+                opclasses=["varchar_pattern_ops"],
+                name="verification_call_reference",
+            ),
             models.Index(
                 fields=["attempt"],
                 condition=models.Q(duplicate=True),
                 name="verification_call_duplicates",
+            ),
+            # The ledger's "paid twice" of a month.
+            models.Index(
+                fields=["started_at", "id"],
+                condition=models.Q(duplicate=True),
+                name="verification_call_paid_twice",
             ),
         ]
 
@@ -415,6 +493,47 @@ class CallTotals:
             unknown=totals["n_unknown"],
             duplicates=totals["n_duplicates"],
         )
+
+
+class LedgerDay(models.Model):
+    """The cost ledger's sums for one local calendar day, kept once the day is
+    settled (verification.ledger.SETTLED_DAYS old): its calls no longer change."""
+
+    day = models.DateField(_("day"), unique=True)
+    calls = models.PositiveIntegerField(default=0)
+    charged = models.PositiveIntegerField(default=0)
+    liveness_only = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)
+    not_charged = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    duplicates_liveness_only = models.PositiveIntegerField(default=0)
+    summed_at = models.DateTimeField(default=timezone.now)
+
+    COUNTED = (
+        "calls",
+        "charged",
+        "liveness_only",
+        "unknown",
+        "not_charged",
+        "duplicates",
+        "duplicates_liveness_only",
+    )
+
+    class Meta:
+        verbose_name = _("cost ledger day")
+        verbose_name_plural = _("cost ledger days")
+
+    def __str__(self) -> str:
+        return self.day.isoformat()
+
+    @classmethod
+    def of(cls, day: Any, totals: Any) -> LedgerDay:
+        return cls(day=day, **{name: getattr(totals, name) for name in cls.COUNTED})
+
+    def totals(self) -> Any:
+        from verification.ledger import Totals
+
+        return Totals(**{name: getattr(self, name) for name in self.COUNTED})
 
 
 class ProviderGate(models.Model):
@@ -539,17 +658,47 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise RecordIsAppendOnly(f"{self.model.__name__} rows cannot be deleted.")
 
 
+class ChainHead(models.Model):
+    """The end of the audit chain (verification.chain): the place and hash of the
+    last record written. One row, locked by every append, so records take their
+    places one after another."""
+
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="", blank=True)
+
+    class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain head")
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.hash[:12]}"
+
+
 class AppendOnly(models.Model):
     """A record that is inserted once and never changed or deleted: save() of an
     existing row, delete(), and bulk update()/delete() raise RecordIsAppendOnly.
-    On PostgreSQL a trigger refuses the same at the database (migration 0007).
+    On PostgreSQL a trigger refuses the same at the database (migrations 0007 and
+    0012). Every one takes the next place in the audit chain as it is written
+    (verification.chain; checked by `manage.py verify_audit_chain`).
 
-    The one change allowed is `redact()`: the personal text in REDACTABLE blanked and
-    `redacted_at` stamped, once, nothing else touched (what the trigger recognises).
+    The one change allowed is `redact()`: the personal text in REDACTABLE (and the
+    salt of its digest) blanked and `redacted_at` stamped, once, nothing else
+    touched (what the trigger recognises); the redaction is recorded in the chain.
     """
 
     # Columns of personal text an erasure or the retention job blanks.
     REDACTABLE: tuple[str, ...] = ()
+
+    chain_seq = models.PositiveBigIntegerField(
+        _("audit chain place"), unique=True, null=True, editable=False
+    )
+    chain_prev = models.CharField(max_length=64, default="", editable=False)
+    chain_hash = models.CharField(
+        _("audit chain hash"), max_length=64, default="", editable=False
+    )
+    # The free text enters the chain through its salted digest (blanked with it).
+    text_salt = models.CharField(max_length=32, default="", editable=False)
+    text_digest = models.CharField(max_length=64, default="", editable=False)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -559,21 +708,63 @@ class AppendOnly(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise RecordIsAppendOnly(f"{type(self).__name__} rows cannot be changed.")
-        super().save(*args, **kwargs)
+        with transaction.atomic(using=kwargs.get("using")):
+            self._seal()
+            super().save(*args, **kwargs)
+
+    def _seal(self) -> None:
+        """Take the next place in the chain (the head's row stays locked until the
+        surrounding transaction ends, so places follow the order of commits)."""
+        ChainHead.objects.get_or_create(pk=1)
+        head = ChainHead.objects.select_for_update().get(pk=1)
+        if self.REDACTABLE:
+            self.text_salt = chain.new_salt()
+            self.text_digest = chain.text_digest(
+                self.text_salt, (getattr(self, name) for name in self.REDACTABLE)
+            )
+        self.chain_seq = head.seq + 1
+        self.chain_prev = head.hash
+        body = chain.content(
+            self._meta.label_lower,
+            self.chain_seq,
+            chain.columns_of(self),
+            self.REDACTABLE,
+        )
+        self.chain_hash = chain.link(self.chain_prev, body)
+        head.seq, head.hash = self.chain_seq, self.chain_hash
+        head.save(update_fields=["seq", "hash"])
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise RecordIsAppendOnly(f"{type(self).__name__} rows cannot be deleted.")
 
     @classmethod
     def redact(cls, records: models.QuerySet) -> int:
-        """Blank the personal text of `records` not yet redacted and stamp them;
-        returns how many. The only UPDATE an append-only record accepts."""
+        """Blank the personal text of `records` not yet redacted and stamp them,
+        recording each redaction in the audit chain; returns how many. The only
+        UPDATE an append-only record accepts."""
         if not cls.REDACTABLE:
             return 0
-        pending = records.filter(redacted_at__isnull=True)
-        blanks: dict[str, object] = dict.fromkeys(cls.REDACTABLE, "")
-        # QuerySet.update itself: AppendOnlyQuerySet refuses every other update.
-        return models.QuerySet.update(pending, **blanks, redacted_at=timezone.now())
+        with transaction.atomic():
+            pending = records.filter(redacted_at__isnull=True).select_for_update()
+            found = list(pending.values_list("pk", "chain_seq"))
+            if not found:
+                return 0
+            now = timezone.now()
+            blanks: dict[str, object] = dict.fromkeys(
+                (*cls.REDACTABLE, "text_salt"), ""
+            )
+            # QuerySet.update itself: AppendOnlyQuerySet refuses every other update.
+            count = models.QuerySet.update(
+                cls._base_manager.filter(pk__in=[pk for pk, _ in found]),
+                **blanks,
+                redacted_at=now,
+            )
+            for _pk, seq in found:
+                if seq is not None:
+                    Redaction.objects.create(
+                        record=cls._meta.label_lower, record_seq=seq, performed_at=now
+                    )
+        return count
 
 
 class ReviewDecision(AppendOnly):
@@ -636,6 +827,24 @@ class ReviewDecision(AppendOnly):
     redacted_at = models.DateTimeField(
         _("personal text removed"), null=True, blank=True
     )
+    # Under four-eyes review: the proposal this decision confirmed (the reviewer
+    # above made it) and the second reviewer who confirmed it.
+    proposal = models.OneToOneField(
+        "ReviewProposal",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="outcome",
+        verbose_name=_("proposal"),
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="confirmed_decisions",
+        verbose_name=_("confirmed by"),
+    )
 
     # The reviewer's free text may name the person; decision and reason stay.
     REDACTABLE = ("note", "applicant_message")
@@ -644,6 +853,19 @@ class ReviewDecision(AppendOnly):
         verbose_name = _("review decision")
         verbose_name_plural = _("review decisions")
         ordering = ["-decided_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["decided_at", "id"], name="verification_decision_newest"
+            ),
+            models.Index(
+                fields=["decision", "decided_at", "id"],
+                name="verification_decision_kind",
+            ),
+            models.Index(
+                fields=["reason", "decided_at", "id"],
+                name="verification_decision_reason",
+            ),
+        ]
         constraints = [
             # Backs up the conditional update in reviews.decide at the database.
             models.UniqueConstraint(
@@ -653,6 +875,97 @@ class ReviewDecision(AppendOnly):
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} ({self.decided_at:%Y-%m-%d %H:%M})"
+
+
+class ReviewProposal(AppendOnly):
+    """Under four-eyes review (REVIEW_FOUR_EYES), the first step of a decision: what
+    a reviewer decided, waiting for a second reviewer (a ReviewCheck) to confirm it
+    or send it back. Nothing reaches the applicant until it is confirmed."""
+
+    attempt = models.ForeignKey(
+        Attempt, models.PROTECT, related_name="proposals", verbose_name=_("attempt")
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        related_name="review_proposals",
+        verbose_name=_("reviewer"),
+    )
+    decision = models.CharField(
+        _("decision"), max_length=20, choices=ReviewDecision.Decision
+    )
+    reason = models.CharField(
+        _("reason"), max_length=40, choices=ReviewDecision.Reason, blank=True
+    )
+    note = models.TextField(_("internal note"))
+    applicant_message = models.TextField(_("message to the applicant"), blank=True)
+    proposed_at = models.DateTimeField(_("decided at"), default=timezone.now)
+    redacted_at = models.DateTimeField(
+        _("personal text removed"), null=True, blank=True
+    )
+
+    REDACTABLE = ("note", "applicant_message")
+
+    class Meta:
+        verbose_name = _("decision waiting for a second reviewer")
+        verbose_name_plural = _("decisions waiting for a second reviewer")
+        ordering = ["-proposed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} ({self.proposed_at:%Y-%m-%d %H:%M})"
+
+
+class ReviewCheck(AppendOnly):
+    """The second step of a four-eyes decision: another reviewer confirms the
+    proposal (which then becomes the ReviewDecision) or sends it back with a note.
+    One per proposal; nobody checks their own (a constraint at the database)."""
+
+    class Verdict(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed")
+        SENT_BACK = "sent_back", _("Sent back")
+
+    proposal = models.OneToOneField(
+        ReviewProposal,
+        models.PROTECT,
+        related_name="review_check",
+        verbose_name=_("proposal"),
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        related_name="review_checks",
+        verbose_name=_("second reviewer"),
+    )
+    # The proposal's reviewer, kept here so the database itself can refuse a check
+    # of one's own decision.
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        related_name="+",
+        verbose_name=_("proposed by"),
+    )
+    verdict = models.CharField(_("verdict"), max_length=12, choices=Verdict)
+    note = models.TextField(_("note"), blank=True)
+    checked_at = models.DateTimeField(_("checked at"), default=timezone.now)
+    redacted_at = models.DateTimeField(
+        _("personal text removed"), null=True, blank=True
+    )
+
+    REDACTABLE = ("note",)
+
+    class Meta:
+        verbose_name = _("second reviewer's check")
+        verbose_name_plural = _("second reviewers' checks")
+        ordering = ["-checked_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(reviewer=models.F("proposed_by")),
+                name="verification_check_by_another_reviewer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_verdict_display()} ({self.checked_at:%Y-%m-%d %H:%M})"
 
 
 class ImageAccess(AppendOnly):
@@ -682,6 +995,11 @@ class ImageAccess(AppendOnly):
         verbose_name = _("image access")
         verbose_name_plural = _("image accesses")
         ordering = ["-accessed_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["accessed_at", "id"], name="verification_access_newest"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_image_display()} ({self.accessed_at:%Y-%m-%d %H:%M:%S})"
@@ -739,6 +1057,43 @@ class DataSubjectRequest(AppendOnly):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.masked_nik} ({self.reference})"
+
+
+class KeyRotation(AppendOnly):
+    """One run of `manage.py rotate_encryption_keys` that re-encrypted the data:
+    under which key, by whom, and what it found (counts only, never values)."""
+
+    performed_at = models.DateTimeField(_("performed at"), default=timezone.now)
+    performed_by_name = models.CharField(_("performed by"), max_length=150)
+    key_id = models.CharField(_("newest key"), max_length=16)
+    counts = models.JSONField(_("what it covered"), default=dict)
+    unreadable = models.PositiveIntegerField(_("unreadable values"), default=0)
+
+    class Meta:
+        verbose_name = _("key rotation")
+        verbose_name_plural = _("key rotations")
+        ordering = ["-performed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} ({self.performed_at:%Y-%m-%d %H:%M})"
+
+
+class Redaction(AppendOnly):
+    """The personal text of an audit record blanked by retention or an erasure
+    (AppendOnly.redact): which record (by its place in the chain) and when. The
+    chain check asks for one of these for every blanked record."""
+
+    record = models.CharField(_("record"), max_length=60)
+    record_seq = models.PositiveBigIntegerField(_("audit chain place of the record"))
+    performed_at = models.DateTimeField(_("redacted at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("redaction")
+        verbose_name_plural = _("redactions")
+        ordering = ["-performed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.record} #{self.record_seq}"
 
 
 class RetentionRun(models.Model):

@@ -17,7 +17,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from verification.models import Applicant, Attempt, ReviewDecision
+from verification.models import (
+    Applicant,
+    Attempt,
+    ReviewCheck,
+    ReviewDecision,
+    ReviewProposal,
+)
 
 
 def delete_photos(attempt: Attempt) -> int:
@@ -55,6 +61,13 @@ def redact_attempt(attempt: Attempt) -> tuple[int, int]:
         )
         decisions = ReviewDecision.redact(
             ReviewDecision.objects.filter(attempt_id=attempt.pk)
+        )
+        # The four-eyes steps hold the same free text (and the second reviewer's).
+        decisions += ReviewProposal.redact(
+            ReviewProposal.objects.filter(attempt_id=attempt.pk)
+        )
+        decisions += ReviewCheck.redact(
+            ReviewCheck.objects.filter(proposal__attempt_id=attempt.pk)
         )
     return photos, decisions
 

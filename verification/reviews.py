@@ -3,8 +3,19 @@ evidence a reviewer weighs (other applicants sharing the email or phone, the
 applicant's history), the admin dashboard's numbers and the CSV export of decisions.
 
 A decision moves the attempt from `needs_review` to `approved` or `rejected` with one
-conditional UPDATE, so that two reviewers (or two tabs) cannot both decide it: the
-second finds no row left to move and is refused. Nothing here logs identity data.
+conditional UPDATE (`apply_decision`, the only place that status changes), so that
+two reviewers (or two tabs) cannot both decide it: the second finds no row left to
+move and is refused.
+
+Four-eyes review (REVIEW_FOUR_EYES: off, rejections, all): a decision it covers is
+first a ReviewProposal; the attempt stays `needs_review`, held by its reviewer,
+until another reviewer confirms it (then it takes effect, and only then is the
+applicant told) or sends it back with a note (a ReviewCheck either way). Nobody
+checks their own decision. Both steps are append-only records, and every race is
+settled the same way: by a conditional UPDATE of the attempt's row.
+
+Review SLA (REVIEW_SLA_HOURS): a case is overdue once it has waited longer than that
+since it entered the queue. Nothing here logs identity data.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, DateTimeField, Min, Prefetch, Q, QuerySet, Value
@@ -23,15 +35,18 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from verification import outbox
+from verification import kredibel, outbox
 from verification.integrations import sessions
 from verification.lookups import email_digest, nik_digest, phone_digest
 from verification.models import (
+    Applicant,
     Attempt,
     CallTotals,
     ProviderCall,
     ReviewCase,
+    ReviewCheck,
     ReviewDecision,
+    ReviewProposal,
 )
 
 if TYPE_CHECKING:
@@ -69,6 +84,9 @@ MESSAGES = {
     "note_required": _("Write an internal note: why you decided this way."),
     "reason_required": _("Choose the reason for the rejection."),
     "reason_mismatch": _("This reason does not fit the decision; choose another."),
+    "send_back_note_required": _(
+        "Write a note for the reviewer: what to look at again."
+    ),
 }
 
 
@@ -147,6 +165,13 @@ def clean_decision(
     )
 
 
+def four_eyes(decision: str) -> bool:
+    """Whether a decision of this kind waits for a second reviewer
+    (REVIEW_FOUR_EYES: off, rejections, all)."""
+    mode = settings.REVIEW_FOUR_EYES
+    return mode == "all" or (mode == "rejections" and decision == Decision.REJECTED)
+
+
 def decide(
     *,
     attempt: Attempt,
@@ -155,16 +180,17 @@ def decide(
     reason: str = "",
     note: str,
     applicant_message: str = "",
-) -> ReviewDecision:
-    """Record `reviewer`'s decision on an attempt that needs review and move the
-    attempt to `approved` or `rejected`, exactly once. The applicant's email (with
-    `applicant_message`, never the internal `note`) goes into the outbox in the same
-    transaction, so a decision is never without it.
+) -> ReviewDecision | ReviewProposal:
+    """Record `reviewer`'s decision on an attempt that needs review. Without
+    four-eyes review it takes effect at once (`apply_decision`) and is returned; under
+    it (`four_eyes`), it is returned as a ReviewProposal that waits for a second
+    reviewer (`confirm` or `send_back`), and the attempt stays `needs_review`.
 
     Raises PermissionDenied when the reviewer may not decide
     (verification.decide_attempt); ValidationError as `clean_decision` does;
-    DecisionRefused when the attempt is not waiting for a decision any more or
-    another reviewer has taken it. Nothing is written when it raises.
+    DecisionRefused when the attempt is not waiting for a decision any more, waits
+    for a second reviewer already, or another reviewer has taken it. Nothing is
+    written when it raises.
     """
     if not reviewer.has_perm(DECIDE_PERMISSION):
         raise PermissionDenied
@@ -174,40 +200,196 @@ def decide(
         note=note,
         applicant_message=applicant_message,
     )
-    now = timezone.now()
+    if four_eyes(clean.decision):
+        return _propose(attempt=attempt, reviewer=reviewer, clean=clean)
     with transaction.atomic():
-        # One conditional UPDATE, not a read then a write: of two simultaneous
-        # decisions the database lets exactly one move the row.
-        moved = (
-            Attempt.objects.filter(pk=attempt.pk, status=Status.NEEDS_REVIEW)
-            .filter(Q(assigned_to__isnull=True) | Q(assigned_to=reviewer))
-            .update(
-                status=clean.decision,
-                assigned_to=reviewer,
-                assigned_at=Coalesce(
-                    "assigned_at", Value(now, output_field=DateTimeField())
-                ),
-                updated_at=now,
-            )
+        record = apply_decision(
+            attempt_id=attempt.pk,
+            reviewer=reviewer,
+            clean=clean,
+            holder=Q(assigned_to__isnull=True) | Q(assigned_to=reviewer),
         )
-        if not moved:
+    attempt.refresh_from_db()
+    return record
+
+
+def apply_decision(
+    *,
+    attempt_id: int,
+    reviewer: User,
+    clean: CleanDecision,
+    holder: Q,
+    proposal: ReviewProposal | None = None,
+    confirmed_by: User | None = None,
+) -> ReviewDecision:
+    """The one place an attempt leaves review: it moves from `needs_review` to
+    `approved` or `rejected`, its ReviewDecision is written and the applicant's
+    email goes into the outbox, in the caller's transaction. `holder` says who may
+    still hold the case (and, for a confirmation, which proposal it waits for).
+    Raises DecisionRefused when no attempt matched: decided already, or held by
+    another reviewer."""
+    now = timezone.now()
+    # One conditional UPDATE, not a read then a write: of two simultaneous
+    # decisions the database lets exactly one move the row.
+    moved = (
+        Attempt.objects.filter(pk=attempt_id, status=Status.NEEDS_REVIEW)
+        .filter(holder)
+        .update(
+            status=clean.decision,
+            assigned_to=reviewer,
+            assigned_at=Coalesce(
+                "assigned_at", Value(now, output_field=DateTimeField())
+            ),
+            pending_proposal=None,
+            updated_at=now,
+        )
+    )
+    if not moved:
+        raise DecisionRefused
+    record = ReviewDecision.objects.create(
+        attempt_id=attempt_id,
+        reviewer=reviewer,
+        decision=clean.decision,
+        reason=clean.reason,
+        note=clean.note,
+        applicant_message=clean.applicant_message,
+        decided_at=now,
+        proposal=proposal,
+        confirmed_by=confirmed_by,
+    )
+    outbox.queue_decision_email(record)
+    attempt = Attempt.objects.get(pk=attempt_id)
+    sessions.attempt_changed(attempt, now=now)
+    logger.info(
+        "Attempt %s: %s by reviewer %s.", attempt.code, clean.decision, reviewer.pk
+    )
+    return record
+
+
+def _propose(
+    *, attempt: Attempt, reviewer: User, clean: CleanDecision
+) -> ReviewProposal:
+    with transaction.atomic():
+        # The attempt's row is locked before the proposal is written: the same
+        # order as every decision (attempt, then the audit record), so two of them
+        # never wait on each other.
+        waiting = (
+            Attempt.objects.select_for_update()
+            .filter(
+                pk=attempt.pk,
+                status=Status.NEEDS_REVIEW,
+                pending_proposal__isnull=True,
+            )
+            .filter(Q(assigned_to__isnull=True) | Q(assigned_to=reviewer))
+            .first()
+        )
+        if waiting is None:
             raise DecisionRefused
-        record = ReviewDecision.objects.create(
+        now = timezone.now()
+        proposal = ReviewProposal.objects.create(
             attempt_id=attempt.pk,
             reviewer=reviewer,
             decision=clean.decision,
             reason=clean.reason,
             note=clean.note,
             applicant_message=clean.applicant_message,
-            decided_at=now,
+            proposed_at=now,
         )
-        attempt.refresh_from_db()
-        outbox.queue_decision_email(record)
-        sessions.attempt_changed(attempt, now=now)
+        Attempt.objects.filter(pk=attempt.pk).update(
+            pending_proposal=proposal,
+            assigned_to=reviewer,
+            assigned_at=waiting.assigned_at or now,
+            updated_at=now,
+        )
+    attempt.refresh_from_db()
     logger.info(
-        "Attempt %s: %s by reviewer %s.", attempt.code, clean.decision, reviewer.pk
+        "Attempt %s: %s by reviewer %s, waiting for a second reviewer.",
+        attempt.code,
+        clean.decision,
+        reviewer.pk,
     )
+    return proposal
+
+
+class OwnDecision(DecisionRefused):
+    """A reviewer tried to confirm or send back their own decision."""
+
+
+def confirm(
+    *, proposal: ReviewProposal, reviewer: User, note: str = ""
+) -> ReviewDecision:
+    """A second reviewer confirms a proposal: it takes effect (`apply_decision`,
+    recorded as the proposer's decision, confirmed by `reviewer`) and the applicant
+    is emailed. Raises PermissionDenied as `decide` does; OwnDecision for the
+    proposal's own reviewer; DecisionRefused when the proposal no longer waits
+    (confirmed or sent back by someone else first)."""
+    _may_check(proposal, reviewer)
+    clean = CleanDecision(
+        decision=proposal.decision,
+        reason=proposal.reason,
+        note=proposal.note,
+        applicant_message=proposal.applicant_message,
+    )
+    with transaction.atomic():
+        record = apply_decision(
+            attempt_id=proposal.attempt_id,
+            reviewer=proposal.reviewer,
+            clean=clean,
+            holder=Q(pending_proposal=proposal),
+            proposal=proposal,
+            confirmed_by=reviewer,
+        )
+        ReviewCheck.objects.create(
+            proposal=proposal,
+            reviewer=reviewer,
+            proposed_by_id=proposal.reviewer_id,
+            verdict=ReviewCheck.Verdict.CONFIRMED,
+            note=(note or "").strip(),
+            checked_at=record.decided_at,
+        )
     return record
+
+
+def send_back(*, proposal: ReviewProposal, reviewer: User, note: str) -> ReviewCheck:
+    """A second reviewer sends a proposal back to its reviewer with a note (what to
+    look at again): the case waits for a new decision, held by the same reviewer,
+    and the applicant hears nothing. Raises as `confirm` does, and ValidationError
+    without a note."""
+    _may_check(proposal, reviewer)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": _error("send_back_note_required")})
+    with transaction.atomic():
+        now = timezone.now()
+        moved = Attempt.objects.filter(
+            pk=proposal.attempt_id,
+            status=Status.NEEDS_REVIEW,
+            pending_proposal=proposal,
+        ).update(pending_proposal=None, updated_at=now)
+        if not moved:
+            raise DecisionRefused
+        check = ReviewCheck.objects.create(
+            proposal=proposal,
+            reviewer=reviewer,
+            proposed_by_id=proposal.reviewer_id,
+            verdict=ReviewCheck.Verdict.SENT_BACK,
+            note=note,
+            checked_at=now,
+        )
+    code = (
+        Attempt.objects.filter(pk=proposal.attempt_id)
+        .values_list("code", flat=True)
+        .get()
+    )
+    logger.info("Attempt %s: decision sent back by reviewer %s.", code, reviewer.pk)
+    return check
+
+
+def _may_check(proposal: ReviewProposal, reviewer: User) -> None:
+    if not reviewer.has_perm(DECIDE_PERMISSION):
+        raise PermissionDenied
+    if proposal.reviewer_id == reviewer.pk:
+        raise OwnDecision
 
 
 def reason_choices() -> list[tuple[StrOrPromise, object]]:
@@ -367,22 +549,89 @@ def sealed_kinds(sealed: dict[str, str | None]) -> list[str]:
     return [str(labels[kind]) for kind in labels if sealed.get(kind)]
 
 
+# The most attempts a search by provider id follows through their calls.
+SEARCH_CALLS_LIMIT = 1000
+# A provider's id shorter than this is matched whole; from it on, as a prefix.
+ID_PREFIX_MIN = 8
+
+
+def id_match(term: str, *fields: str) -> Q:
+    """`term` against the provider's ids in `fields`: whole, or as a prefix when it
+    is long enough to narrow the list (read off the ids' indexes, never a scan).
+    A reference id may be typed without the provider's `ref_certel#` in front."""
+    query = Q(pk__in=[])
+    for name in fields:
+        terms = [term]
+        if name == "reference_id" and not term.startswith(kredibel.REFERENCE_PREFIX):
+            terms.append(kredibel.REFERENCE_PREFIX + term)
+        for value in terms:
+            lookup = "startswith" if len(term) >= ID_PREFIX_MIN else "exact"
+            query |= Q(**{f"{name}__{lookup}": value})
+    return query
+
+
 def attempt_search(sealed: dict[str, str | None]) -> Q:
-    """Attempts matching a sealed search (`seal_search`): a NIK (all 16 digits),
-    an email address or a phone number (however written) through their blind
-    indexes, exactly; a reference id or provider id, any part."""
+    """Attempts matching a sealed search (`seal_search`), each part an exact match
+    on an index: a NIK (all 16 digits) through the applicant found first by its
+    blind index; an email address or a phone number (however written) through
+    theirs; a reference id or provider id, whole or as a prefix, on the attempt and
+    on its calls (a duplicate purchase's ids are on its call only)."""
     query = Q(pk__in=[])
     if sealed.get("nik"):
-        query |= Q(applicant__nik_digest=sealed["nik"])
+        applicant = (
+            Applicant.objects.filter(nik_digest=sealed["nik"])
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if applicant is not None:
+            query |= Q(applicant_id=applicant)
     if sealed.get("email"):
         query |= Q(email_digest=sealed["email"])
     if sealed.get("phone"):
         query |= Q(phone_digest=sealed["phone"])
-    if sealed.get("id"):
-        query |= Q(reference_id__icontains=sealed["id"]) | Q(
-            provider_id__icontains=sealed["id"]
+    if term := sealed.get("id"):
+        query |= id_match(term, "reference_id", "provider_id")
+        called = list(
+            ProviderCall.objects.filter(id_match(term, "reference_id", "provider_id"))
+            .values_list("attempt_id", flat=True)
+            .order_by()
+            .distinct()[:SEARCH_CALLS_LIMIT]
         )
+        if called:
+            query |= Q(pk__in=called)
     return query
+
+
+# Dashboard ----------------------------------------------------------------------------
+
+
+# The review SLA -----------------------------------------------------------------------
+
+
+def sla() -> timedelta:
+    return timedelta(hours=settings.REVIEW_SLA_HOURS)
+
+
+def entered_review(attempt: Attempt) -> datetime:
+    """When the attempt joined the queue: the provider's answer that sent it there."""
+    return attempt.finished_at or attempt.created_at
+
+
+def answer_due(attempt: Attempt) -> datetime:
+    """By when the applicant should have a decision (REVIEW_SLA_HOURS)."""
+    return entered_review(attempt) + sla()
+
+
+def is_overdue(attempt: Attempt, *, now: datetime | None = None) -> bool:
+    return attempt.status == Status.NEEDS_REVIEW and answer_due(attempt) < (
+        now or timezone.now()
+    )
+
+
+def overdue(now: datetime | None = None) -> Q:
+    """Cases waiting longer than the SLA (read off the queue's own index)."""
+    cutoff = (now or timezone.now()) - sla()
+    return Q(status=Status.NEEDS_REVIEW, finished_at__lt=cutoff)
 
 
 # Dashboard ----------------------------------------------------------------------------
@@ -395,6 +644,9 @@ class Dashboard:
     pending: int
     unassigned: int
     oldest_pending: datetime | None
+    overdue: int
+    awaiting_check: int
+    sla_hours: float
     calls_today: CallTotals
     duplicate_purchases: int
 
@@ -407,19 +659,26 @@ class Dashboard:
 
 def dashboard() -> Dashboard:
     """Today's attempts (since local midnight) by status, in the order of the
-    status list; the review queue's size and oldest case; today's provider calls
-    and every duplicate purchase so far."""
-    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    status list; the review queue's size, its oldest case, the cases past the SLA
+    and those waiting for a second reviewer; today's provider calls and every
+    duplicate purchase so far. Each a query on an index, whatever the tables hold."""
+    now = timezone.now()
+    midnight = timezone.localtime(now).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
     counts = dict(
         Attempt.objects.filter(created_at__gte=midnight)
         .values_list("status")
         .annotate(n=Count("pk"))
         .values_list("status", "n")
     )
+    cutoff = now - sla()
     queue = ReviewCase.objects.aggregate(
         pending=Count("pk"),
         unassigned=Count("pk", filter=Q(assigned_to__isnull=True)),
         oldest=Min("created_at"),
+        overdue=Count("pk", filter=Q(finished_at__lt=cutoff)),
+        awaiting_check=Count("pk", filter=Q(pending_proposal__isnull=False)),
     )
     return Dashboard(
         today=[(label, counts.get(value, 0)) for value, label in Status.choices],
@@ -427,6 +686,9 @@ def dashboard() -> Dashboard:
         pending=queue["pending"],
         unassigned=queue["unassigned"],
         oldest_pending=queue["oldest"],
+        overdue=queue["overdue"],
+        awaiting_check=queue["awaiting_check"],
+        sla_hours=settings.REVIEW_SLA_HOURS,
         calls_today=CallTotals.of(
             ProviderCall.objects.filter(started_at__gte=midnight)
         ),

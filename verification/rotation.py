@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.db import models
@@ -19,6 +20,9 @@ from django.db.models.functions import Cast
 from verification import crypto
 from verification.fields import encrypted_fields
 from verification.storage import EncryptedStorageMixin
+
+if TYPE_CHECKING:
+    from verification.models import KeyRotation
 
 CURRENT = "current"
 ROTATED = "re-encrypted"
@@ -154,3 +158,15 @@ def _rotate_files(
         if write:
             storage.rewrite(name, plain)
         report.count(where, outcome)
+
+
+def record(report: Report, *, performed_by: str) -> KeyRotation:
+    """Write the rotation into the audit trail (counts only, never values)."""
+    from verification.models import KeyRotation
+
+    return KeyRotation.objects.create(
+        performed_by_name=performed_by[:150],
+        key_id=crypto.current_key_id(),
+        counts={where: dict(counter) for where, counter in report.counts.items()},
+        unreadable=report.unreadable,
+    )

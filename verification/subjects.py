@@ -40,6 +40,7 @@ from verification.models import (
     DataSubjectRequest,
     ImageAccess,
     ReviewDecision,
+    ReviewProposal,
 )
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,25 @@ def subject_data(applicant: Applicant) -> dict[str, Any]:
     views = ImageAccess.objects.filter(attempt__applicant=applicant).select_related(
         "user"
     )
+    steps_by_attempt: dict[int, list] = {}
+    proposals = ReviewProposal.objects.filter(attempt__applicant=applicant)
+    for proposal in proposals.select_related(
+        "reviewer", "review_check__reviewer"
+    ).order_by("proposed_at", "pk"):
+        check = getattr(proposal, "review_check", None)
+        steps_by_attempt.setdefault(proposal.attempt_id, []).append(
+            {
+                "decision": proposal.decision,
+                "reason": proposal.reason,
+                "decided_at": _iso(proposal.proposed_at),
+                "reviewer": proposal.reviewer.get_username(),
+                "internal_note": proposal.note,
+                "second_reviewer": check.reviewer.get_username() if check else None,
+                "verdict": check.verdict if check else None,
+                "second_reviewer_note": check.note if check else None,
+                "checked_at": _iso(check.checked_at) if check else None,
+            }
+        )
     decisions_by_attempt: dict[int, list] = {}
     for decision in decisions.select_related("reviewer").order_by("decided_at"):
         decisions_by_attempt.setdefault(decision.attempt_id, []).append(
@@ -164,6 +184,7 @@ def subject_data(applicant: Applicant) -> dict[str, Any]:
                     for call in attempt.calls.all()
                 ],
                 "decisions": decisions_by_attempt.get(attempt.pk, []),
+                "four_eyes_steps": steps_by_attempt.get(attempt.pk, []),
                 "photo_views": views_by_attempt.get(attempt.pk, []),
                 "photos": {
                     kind: _photo_path(attempt, kind) if stored.name else None

@@ -253,6 +253,7 @@ def record_call(*, call_id: int, outcome: CallOutcome, now: datetime) -> None:
         fields.update(
             outcome=Outcome(outcome.status.value),
             charged=Charged.YES,
+            liveness_only=outcome.liveness_only,
             provider_id=outcome.provider_id,
             reference_id=outcome.reference_id,
         )

@@ -3,10 +3,14 @@
     FIELD_ENCRYPTION_KEYS=NEW,OLD manage.py rotate_encryption_keys
     manage.py rotate_encryption_keys --report   # only look: counts, unreadable records
 
+A rotation that rewrites anything is recorded in the audit trail (KeyRotation).
+
 When it reports nothing unreadable, the old keys can be removed from the list.
 """
 
 from __future__ import annotations
+
+from getpass import getuser
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -22,6 +26,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
+            "--operator",
+            default="",
+            help="Who runs the rotation, for the audit trail (default: the "
+            "system user).",
+        )
+        parser.add_argument(
             "--report",
             action="store_true",
             help="Change nothing: count what is under which key and list every "
@@ -30,6 +40,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         report = rotation.rotate(write=not options["report"])
+        if not options["report"]:
+            rotation.record(report, performed_by=options["operator"] or getuser())
         self.stdout.write(f"Newest key: {crypto.current_key_id()}")
         for line in report.lines():
             self.stdout.write(line)
