@@ -503,6 +503,9 @@ SECURE_CSP = {
 }
 # The camera may be used by this site's own pages only; nothing else is granted.
 PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(), payment=()"
+# Behind a reverse proxy that appends the client's address to X-Forwarded-For: count
+# limits by that address instead of the proxy's (verification.clients).
+TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if PRODUCTION:
