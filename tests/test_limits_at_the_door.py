@@ -19,6 +19,7 @@ from tests.applying import details, ktp_bytes, selfie_bytes, submit
 from tests.integrating import create_session, make_key, session_path
 from tests.pages import form_fields, text_of
 from tests.reviewing import make_attempt
+from verification import retention
 from verification.lookups import address_digest
 from verification.models import Attempt, ClientAddress
 
@@ -145,6 +146,23 @@ def test_the_address_is_stored_only_as_a_keyed_digest(settings):
     assert list(ClientAddress.objects.values_list("digest", flat=True)) == [
         address_digest("203.0.113.7")
     ]
+
+
+def test_a_day_on_the_retention_pass_removes_the_address_digests():
+    submit(browser("203.0.113.7"), identityId=nik(1))
+    fresh = submit(browser("203.0.113.8"), identityId=nik(2))
+    day_ago = timezone.now() - timedelta(hours=25)
+    old = Attempt.objects.get(client_digest=address_digest("203.0.113.7"))
+    Attempt.objects.filter(pk=old.pk).update(created_at=day_ago)
+    ClientAddress.objects.filter(digest=old.client_digest).update(last_sent_at=day_ago)
+
+    retention.apply_retention()
+
+    assert Attempt.objects.get(pk=old.pk).client_digest == ""
+    assert list(ClientAddress.objects.values_list("digest", flat=True)) == [
+        address_digest("203.0.113.8")
+    ]
+    assert fresh.status_code == 302
 
 
 def test_an_hour_later_the_address_may_send_again(settings):

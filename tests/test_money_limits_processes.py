@@ -10,6 +10,7 @@ import contextlib
 import re
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -77,7 +78,8 @@ def web_server(tmp_path: Path, **env: str) -> Iterator[str]:
         wait_for(answers, timeout=60, what="the web server")
         yield url
     except BaseException:
-        print(log.read_text(errors="replace")[-20000:])
+        # What the server said goes with the failure's report.
+        sys.stderr.write(f"--- web server's log ---\n{log.read_text()[-20000:]}\n")
         raise
     finally:
         process.terminate()
@@ -183,20 +185,24 @@ def test_past_the_daily_budget_attempts_wait_and_the_operators_are_told_once(
         # The worker has asked for each of the two past the budget, and was
         # told to wait (their next try set, their tries untouched).
         wait_for(
-            lambda: Attempt.objects.filter(status=Status.VERIFIED).count() == 3
-            and Attempt.objects.filter(
-                status=Status.QUEUED, next_try_at__isnull=False
-            ).count()
-            == 2,
+            lambda: (
+                Attempt.objects.filter(status=Status.VERIFIED).count() == 3
+                and Attempt.objects.filter(
+                    status=Status.QUEUED, next_try_at__isnull=False
+                ).count()
+                == 2
+            ),
             timeout=120,
             what="three verified and two waiting",
         )
         browsers += [send(url, nik(n)) for n in range(5, 7)]
         wait_for(
-            lambda: Attempt.objects.filter(
-                status=Status.QUEUED, next_try_at__isnull=False
-            ).count()
-            == 4,
+            lambda: (
+                Attempt.objects.filter(
+                    status=Status.QUEUED, next_try_at__isnull=False
+                ).count()
+                == 4
+            ),
             timeout=60,
             what="four waiting",
         )
