@@ -12,13 +12,14 @@ from django.core import mail
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.applying import submit
 from tests.attempts import stored_attempt
 from tests.pages import text_of
 from tests.reviewing import make_user
 from tests.worker import run_worker
-from verification import budget, gate
+from verification import budget, gate, metrics
 from verification.models import Attempt, ProviderCall
 from verification.retry_policy import RetryPolicy
 from verification.verifying import verify_attempt
@@ -232,4 +233,27 @@ def test_the_health_check_stays_ok_while_attempts_wait_for_the_budget(
     health = Client().get("/healthz").json()
 
     assert health["status"] == "ok"
+    assert health["daily_budget"] == "spent"
     assert health["queues"]["provider"]["due"] == 0
+
+
+@pytest.mark.django_db
+def test_the_metrics_show_the_budget_and_todays_calls(settings):
+    settings.DAILY_VERIFICATION_BUDGET = 2
+    settings.METRICS_TOKEN = "scrape-token"
+    metrics.clear_cache()
+    now = timezone.now()
+    for attempt in attempts(3):
+        ProviderCall.objects.create(attempt=attempt, started_at=now)
+    ProviderCall.objects.create(attempt=attempt, started_at=now - timedelta(days=1))
+
+    scraped = Client().get("/metrics", headers={"authorization": "Bearer scrape-token"})
+
+    found = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(scraped.content.decode())
+        for sample in family.samples
+    }
+    assert found["ktp_provider_daily_budget"] == 2
+    assert found["ktp_provider_calls_today"] == 3
+    metrics.clear_cache()
