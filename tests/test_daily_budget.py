@@ -174,6 +174,22 @@ def test_a_call_in_flight_is_counted_once(settings):
 
 
 @pytest.mark.django_db
+def test_calls_the_provider_did_not_charge_do_not_use_the_budget(settings):
+    settings.DAILY_VERIFICATION_BUDGET = 1
+    now = timezone.now()
+    (attempt,) = attempts(1)
+    ProviderCall.objects.create(
+        attempt=attempt,
+        started_at=now,
+        finished_at=now,
+        outcome=ProviderCall.Outcome.PROVIDER_ERROR,
+        charged=ProviderCall.Charged.NO,
+    )
+
+    assert admit(now).admitted
+
+
+@pytest.mark.django_db
 def test_the_budget_counts_the_local_day(settings):
     settings.DAILY_VERIFICATION_BUDGET = 1
     (attempt,) = attempts(1)

@@ -1,9 +1,10 @@
 """The daily budget of provider calls for the whole site (DAILY_VERIFICATION_BUDGET).
 
 A day is the local calendar's (TIME_ZONE), as in the cost ledger. What a day has
-used is read off the provider-call records: the calls started since local midnight,
-plus the attempts a worker holds whose call is not on file yet (claimed, about to
-call). The gate (verification.gate.admit) counts it while holding its row, in the
+used is read off the provider-call records: the calls started since local midnight
+that may cost money (charged, or with a lost or pending answer; a call the provider
+answered without charging, such as a 503, does not count), plus the attempts a
+worker holds whose call is not on file yet (claimed, about to call). The gate (verification.gate.admit) counts it while holding its row, in the
 transaction that claims the attempt, so two workers cannot both take the last call.
 
 Past the budget nothing is sent: attempts stay queued with their tries untouched
@@ -61,7 +62,9 @@ def recheck_at(now: datetime) -> datetime:
 
 
 def calls_used(now: datetime) -> int:
-    """Calls started on `now`'s local day, and calls about to start."""
+    """Calls started on `now`'s local day that may cost money (all but those the
+    provider answered without charging: a 5xx, a refusal, no connection), and
+    calls about to start."""
     start = local_midnight(day_of(now))
     held = Q(
         attempt__status=Attempt.Status.VERIFYING,
@@ -70,6 +73,7 @@ def calls_used(now: datetime) -> int:
     # A held attempt's call in progress is counted once, with the held attempts.
     on_file = (
         ProviderCall.objects.filter(started_at__gte=start, started_at__lt=next_day(now))
+        .exclude(charged=ProviderCall.Charged.NO)
         .exclude(held & Q(finished_at__isnull=True))
         .count()
     )
