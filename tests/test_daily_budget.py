@@ -12,10 +12,12 @@ from django.core import mail
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.applying import submit
 from tests.attempts import stored_attempt
+from tests.kredibel_payloads import closed_port
 from tests.pages import text_of
 from tests.reviewing import make_user
 from tests.worker import run_worker
@@ -99,6 +101,23 @@ def test_the_operators_get_one_email_a_day_however_many_attempts_wait(
     assert "4 attempt(s) are waiting" in email.body
     assert "nothing is lost" in email.body
     assert ProviderCall.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_an_email_the_mail_server_refused_is_sent_again_later(settings):
+    settings.ADMINS = ["ops@example.id"]
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": closed_port(), "timeout": 2},
+        }
+    }
+    now = timezone.now()
+
+    budget.tell_operators(day=budget.day_of(now), now=now)
+
+    again = DBTaskResult.objects.get(task_path__endswith="tell_operators_budget_spent")
+    assert again.run_after == now + budget.BUDGET_RECHECK
 
 
 @pytest.mark.django_db(transaction=True)

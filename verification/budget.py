@@ -4,8 +4,9 @@ A day is the local calendar's (TIME_ZONE), as in the cost ledger. What a day has
 used is read off the provider-call records: the calls started since local midnight
 that may cost money (charged, or with a lost or pending answer; a call the provider
 answered without charging, such as a 503, does not count), plus the attempts a
-worker holds whose call is not on file yet (claimed, about to call). The gate (verification.gate.admit) counts it while holding its row, in the
-transaction that claims the attempt, so two workers cannot both take the last call.
+worker holds whose call is not on file yet (claimed, about to call). The gate
+(verification.gate.admit) counts it while holding its row, in the transaction that
+claims the attempt, so two workers cannot both take the last call.
 
 Past the budget nothing is sent: attempts stay queued with their tries untouched
 and ask again every BUDGET_RECHECK, at the latest at the next local midnight, so a
@@ -116,8 +117,27 @@ def reached(gate: ProviderGate, now: datetime) -> None:
     tasks.tell_operators_budget_spent.enqueue(today.isoformat())
 
 
-def tell_operators(*, day: date) -> None:
-    """The email to ADMINS that a day's budget is spent."""
+def tell_operators(*, day: date, now: datetime | None = None) -> None:
+    """The email to ADMINS that a day's budget is spent. A mail server that does
+    not take it is asked again every BUDGET_RECHECK while that day lasts (the
+    banner tells the operators meanwhile)."""
+    now = now or timezone.now()
+    try:
+        _send_to_operators(day)
+    except Exception as error:  # any failure of the mail server
+        logger.warning(
+            "The operators could not be told that the budget is spent (%s).",
+            type(error).__name__,
+        )
+        if day == day_of(now):
+            tasks.tell_operators_budget_spent.using(
+                run_after=now + BUDGET_RECHECK
+            ).enqueue(day.isoformat())
+        return
+    logger.info("The operators were told that the budget of %s is spent.", day)
+
+
+def _send_to_operators(day: date) -> None:
     waiting = Attempt.objects.filter(status=Attempt.Status.QUEUED).count()
     limit = settings.DAILY_VERIFICATION_BUDGET
     resumes = f"{(day + timedelta(days=1)).isoformat()} 00:00"
@@ -131,4 +151,3 @@ def tell_operators(*, day: date) -> None:
         f"{int(BUDGET_RECHECK.total_seconds() // 60)} minutes of the workers being "
         "restarted with a higher DAILY_VERIFICATION_BUDGET.\n",
     )
-    logger.info("The operators were told that the budget of %s is spent.", day)
