@@ -66,6 +66,8 @@ def main() -> int:
             "DATA_DIR": str(scratch),
             "PRIVATE_MEDIA_ROOT": str(scratch / "private"),
             "ATTEMPTS_PER_NIK_PER_DAY": str(10**6),
+            "VERIFICATIONS_PER_IP_PER_HOUR": str(10**6),
+            "DAILY_VERIFICATION_BUDGET": "0",
             "EMAIL_URL": "dummymail://",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",

@@ -47,6 +47,8 @@ def main() -> int:
             "DATABASE_URL": f"sqlite:///{scratch}/db.sqlite3",
             "ATTEMPTS_PER_NIK_PER_DAY": str(10**6),
             "ATTEMPTS_PER_SESSION": str(10**6),
+            "VERIFICATIONS_PER_IP_PER_HOUR": str(10**6),
+            "DAILY_VERIFICATION_BUDGET": "0",
             "LOG_LEVEL": "WARNING",
         }
     )

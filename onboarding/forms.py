@@ -22,7 +22,6 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
-from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from onboarding import images, nik, quality, validators
@@ -31,7 +30,12 @@ from onboarding.privacy import PRIVACY_NOTICE_VERSION
 from verification.integrations.models import VerificationSession
 from verification.kredibel import FACE_IMAGE_LIMITS, IDENTITY_IMAGE_LIMITS
 from verification.models import Attempt, ReviewDecision
-from verification.submission import attempts_left_for_nik, submit_attempt
+from verification.submission import (
+    attempts_left_for_nik,
+    attempts_sent_today,
+    sends_left_from,
+    submit_attempt,
+)
 
 PHOTO_ACCEPT = "image/jpeg,image/png"
 
@@ -136,21 +140,22 @@ class RegistrationForm(forms.Form):
         self,
         *args: Any,
         browser: str,
-        attempts_in_session: int = 0,
+        client_address: str = "",
         visible_attempts: Collection[str] = (),
         open_sessions: Collection[str] = (),
         confirming: bool = False,
         **kwargs: Any,
     ) -> None:
         """`browser`: the session's random browser id (whose photos these are);
-        `attempts_in_session`: attempts this browser has sent; `visible_attempts`:
+        `client_address`: the request's (verification.clients), which the limit on
+        sends per address counts; `visible_attempts`:
         codes of the attempts this browser may see (a `retryOf` must be one);
         `open_sessions`: codes of the integrators' sessions whose URL this browser
         opened (a `session` must be one); `confirming`: the review step's send,
         where the confirmations count."""
         super().__init__(*args, **kwargs)
         self.browser = browser
-        self.attempts_in_session = attempts_in_session
+        self.client_address = client_address
         self.visible_attempts = {str(code) for code in visible_attempts}
         self.open_sessions = {str(code) for code in open_sessions}
         self.confirming = confirming
@@ -375,7 +380,8 @@ class RegistrationForm(forms.Form):
         """Store the attempt and queue its verification (see
         verification.submission.submit_attempt); returns (attempt, created). The pending
         photos it used are deleted once the attempt holds them. Call on a valid
-        form; raises LimitReached when the NIK has no attempts left, SessionClosed
+        form; raises LimitReached when a limit on sends is reached (the NIK from
+        this browser; AddressLimitReached: the client address), SessionClosed
         when the integrator's session takes no new attempt now."""
         data = self.cleaned_data
         attempt, created = submit_attempt(
@@ -391,6 +397,7 @@ class RegistrationForm(forms.Form):
             language=language,
             submission=data["submission"],
             browser=self.browser,
+            client_address=self.client_address,
             birth_date_confirmed=self.birth_date_mismatch,
             retry_of=self.retry_of,
             photo_warnings=self.photo_warnings(),
@@ -402,27 +409,34 @@ class RegistrationForm(forms.Form):
         return attempt, created
 
     def _check_limits(self, value: str) -> None:
-        if self.attempts_in_session >= settings.ATTEMPTS_PER_SESSION:
+        """The limits on sends, checked before the review step and again when the
+        attempt is stored. None of their messages says anything about what anybody
+        else sent, nor when a NIK was used."""
+        if sends_left_from(self.client_address) <= 0:
             raise ValidationError(
-                _("You have sent %(count)d applications from this browser. Each check "
-                  "costs money, so no more can be sent from here today."),
-                code="session_limit",
-                params={"count": self.attempts_in_session},
+                _("Many applications have been sent from your network in the last "
+                  "hour. Each check costs money, so no more can be sent from it for "
+                  "now. Please try again later, at the latest in an hour: what you "
+                  "entered is kept on this page."),
+                code="address_limit",
             )  # fmt: skip
-        left, next_at = attempts_left_for_nik(value)
-        if left <= 0:
+        sent_today = attempts_sent_today(browser=self.browser)
+        if sent_today >= settings.ATTEMPTS_PER_SESSION:
+            raise ValidationError(
+                _("You have sent %(count)d applications from this browser today. "
+                  "Each check costs money, so no more can be sent from here today."),
+                code="session_limit",
+                params={"count": sent_today},
+            )  # fmt: skip
+        if attempts_left_for_nik(value, browser=self.browser) <= 0:
             self.add_error(
                 "identityId",
                 ValidationError(
-                    _("This NIK has been checked %(count)d times in the last 24 hours. "
-                      "Each check costs money, so please try again after %(time)s."),
+                    _("You have sent this NIK %(count)d times from this browser in "
+                      "the last 24 hours. Each check costs money, so it cannot be "
+                      "sent again from here for now."),
                     code="nik_limit",
-                    params={
-                        "count": settings.ATTEMPTS_PER_NIK_PER_DAY,
-                        "time": formats.date_format(
-                            timezone.localtime(next_at), "DATETIME_FORMAT"
-                        ),
-                    },
+                    params={"count": settings.ATTEMPTS_PER_NIK_PER_DAY},
                 ),
             )  # fmt: skip
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from verification import gate, queue, recovery
+from verification import budget, gate, queue, recovery
 
 
 def _database_answers() -> bool:
@@ -44,8 +44,17 @@ def _task_queue() -> tuple[dict[str, object], list[str]]:
         },
         "attempts_stuck": stuck,
         "provider_circuit": gate.state(),
+        "daily_budget": _daily_budget(),
     }
     return numbers, late
+
+
+def _daily_budget() -> str:
+    """`spent` while the day's budget of provider calls is used up (attempts wait,
+    as meant: not a reason for a 503), `ok` before, `none` without a budget."""
+    if not settings.DAILY_VERIFICATION_BUDGET:
+        return "none"
+    return "spent" if budget.spent() else "ok"
 
 
 def _guarded():
@@ -67,7 +76,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     Past HEALTH_MAX_TASK_WAIT_SECONDS, HEALTH_MAX_TASKS_DUE or
     HEALTH_MAX_STUCK_ATTEMPTS the answer is 503 with `late` naming which: no worker
     is taking the tasks, or not fast enough. `provider_circuit` is open while the
-    provider is failing and attempts wait for it.
+    provider is failing and attempts wait for it; `daily_budget` is `spent` while
+    the day's DAILY_VERIFICATION_BUDGET is used up and attempts wait for the next
+    day (`ok` before, `none` without a budget).
     """
     body: dict[str, object] = {"status": "ok", "database": "ok", "tasks": "ok"}
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from verification import reviews
+from verification import budget, reviews
 from verification.models import Attempt
 
 # One plain message per field the provider can reject, and what to do about it.
@@ -77,11 +77,16 @@ def status_context(attempt: Attempt) -> dict:
         for field in attempt.reject_fields
         if field in REJECTION_MESSAGES
     ]
+    # Queued while the day's budget of provider calls is spent: it waits for it.
+    budget_wait = attempt.status == Attempt.Status.QUEUED and budget.spent()
     return {
         "attempt": attempt,
         "rejections": rejections,
         "masked_email": mask_email(attempt.email_address),
-        "slow": attempt.in_progress and attempt.next_try_at is not None,
+        "budget_wait": budget_wait,
+        "slow": (
+            attempt.in_progress and attempt.next_try_at is not None and not budget_wait
+        ),
         "our_fault": attempt.failure in Attempt.OUR_FAULT,
         "decision_message": decision_message(attempt),
         # When a reviewer's decision is due (REVIEW_SLA_HOURS), and whether it is late.

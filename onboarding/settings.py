@@ -298,6 +298,8 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Operators told by email when the day's budget of provider calls is spent.
+ADMINS = env.list("ADMINS", default=[])
 
 # Kredibel, the verification provider.
 KREDIBEL_SANDBOX = False if PRODUCTION else env.bool("KREDIBEL_SANDBOX", default=True)
@@ -354,8 +356,22 @@ NIK_STRUCTURE_CHECK = env.str("NIK_STRUCTURE_CHECK", default="") or (
 )
 if NIK_STRUCTURE_CHECK not in ("block", "warn"):
     raise ImproperlyConfigured("NIK_STRUCTURE_CHECK must be 'block' or 'warn'.")
+# Money limits at the door (verification.submission). A NIK's attempts are counted
+# per browser (ATTEMPTS_PER_NIK_PER_DAY in any 24 hours), so that someone who knows
+# another person's NIK cannot use up theirs; a browser sends ATTEMPTS_PER_SESSION
+# a local day; a client address VERIFICATIONS_PER_IP_PER_HOUR in any hour, whatever
+# its cookies say.
 ATTEMPTS_PER_NIK_PER_DAY = env.int("ATTEMPTS_PER_NIK_PER_DAY", default=5)
 ATTEMPTS_PER_SESSION = env.int("ATTEMPTS_PER_SESSION", default=10)
+VERIFICATIONS_PER_IP_PER_HOUR = env.int("VERIFICATIONS_PER_IP_PER_HOUR", default=20)
+# Provider calls the whole site may start in one local day (TIME_ZONE); past it
+# attempts wait queued until the next day (verification.budget). 0: no budget.
+DAILY_VERIFICATION_BUDGET = env.int("DAILY_VERIFICATION_BUDGET", default=1000)
+if min(VERIFICATIONS_PER_IP_PER_HOUR, DAILY_VERIFICATION_BUDGET) < 0:
+    raise ImproperlyConfigured(
+        "VERIFICATIONS_PER_IP_PER_HOUR and DAILY_VERIFICATION_BUDGET cannot be "
+        "negative."
+    )
 STATUS_LINK_MAX_AGE_DAYS = env.int("STATUS_LINK_MAX_AGE_DAYS", default=30)
 HANDOFF_LINK_MAX_AGE_MINUTES = env.int("HANDOFF_LINK_MAX_AGE_MINUTES", default=15)
 # Automatic retries of a provider call that failed in a way a retry can fix (5xx,

@@ -42,6 +42,7 @@ from onboarding.forms import (
 from onboarding.models import Handoff, PendingPhoto
 from onboarding.outcomes import decision_message, status_context
 from onboarding.privacy import PRIVACY_NOTICE_VERSION, retention_periods
+from verification.clients import client_address
 from verification.integrations import sessions
 from verification.integrations.models import VerificationSession
 from verification.integrations.sessions import SessionClosed
@@ -80,7 +81,7 @@ def session_options(request: HttpRequest) -> dict[str, Any]:
     """What the form knows of this browser's session."""
     return {
         "browser": browser_id(request),
-        "attempts_in_session": request.session.get("created", 0),
+        "client_address": client_address(request),
         "visible_attempts": request.session.get("attempts", []),
         "open_sessions": request.session.get("sessions", []),
     }
@@ -213,7 +214,8 @@ def register_confirm(request: HttpRequest) -> HttpResponse:
     try:
         attempt, created = form.submit(language=get_language())
     except LimitReached:
-        # Another tab used the last attempt between review and send.
+        # Another tab (or, for the address, another device) used the last attempt
+        # between review and send: the form with the message, nothing lost.
         return render_form(
             request, bound_form(request, files=False).with_photo_tokens()
         )
@@ -223,7 +225,6 @@ def register_confirm(request: HttpRequest) -> HttpResponse:
     if attempt.browser != form.browser:
         raise Http404
     if created:
-        request.session["created"] = request.session.get("created", 0) + 1
         onboarding_tasks.purge_drafts.enqueue()
     remember_attempt(request, attempt)
     return redirect("status", code=attempt.code)

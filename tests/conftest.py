@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from tests.production import PRODUCTION_ENV, manage
+from tests.production import PRODUCTION_ENV, SUITE_LIMITS, SUITE_LIMITS_ENV, manage
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +20,17 @@ def _private_media(settings, tmp_path):
             "OPTIONS": {**default["OPTIONS"], "location": tmp_path / "private"},
         },
     }
+
+
+@pytest.fixture(autouse=True)
+def _limits_for_the_suite(settings):
+    """The suite sends many applications from 127.0.0.1 and calls the sandbox
+    often: the limits meant for a real site (see README) would stop it. A test
+    about a limit sets its own; processes get the same (tests.processes)."""
+    settings.VERIFICATIONS_PER_IP_PER_HOUR = SUITE_LIMITS[
+        "VERIFICATIONS_PER_IP_PER_HOUR"
+    ]
+    settings.DAILY_VERIFICATION_BUDGET = SUITE_LIMITS["DAILY_VERIFICATION_BUDGET"]
 
 
 @pytest.fixture
@@ -58,7 +69,11 @@ def production_env(_migrated_production_database, tmp_path) -> dict[str, str]:
     SQLite database at tmp_path / "db.sqlite3" (for `tests.production.manage`)."""
     database = tmp_path / "db.sqlite3"
     shutil.copyfile(_migrated_production_database, database)
-    return {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{database}"}
+    return {
+        **PRODUCTION_ENV,
+        **SUITE_LIMITS_ENV,
+        "DATABASE_URL": f"sqlite:///{database}",
+    }
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -21,6 +21,8 @@ from typing import Any, cast
 from django.conf import settings
 from django.db import connection
 
+from tests.production import SUITE_LIMITS_ENV
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
 # The name a fault test's workers give their database connections, so that a test
@@ -125,6 +127,7 @@ def worker_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "EMAIL_URL": "dummymail://",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
+        **SUITE_LIMITS_ENV,
     }
     env.update(overrides)
     return env

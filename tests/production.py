@@ -10,6 +10,15 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# The suite's limits on sends and provider calls, generous (it sends many
+# applications from 127.0.0.1): the defaults are a real site's. Tests about a
+# limit set their own.
+SUITE_LIMITS = {
+    "VERIFICATIONS_PER_IP_PER_HOUR": 100_000,
+    "DAILY_VERIFICATION_BUDGET": 0,
+}
+SUITE_LIMITS_ENV = {name: str(value) for name, value in SUITE_LIMITS.items()}
+
 # Everything production mode requires. The start-up key check looks into the
 # database named here and finds nothing stored to check; a case that needs a
 # database of its own passes its own DATABASE_URL.

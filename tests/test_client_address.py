@@ -9,10 +9,10 @@ factory = RequestFactory()
 
 
 def request(remote: str, forwarded: str | None = None):
-    headers = {"REMOTE_ADDR": remote}
+    made = factory.get("/", REMOTE_ADDR=remote)
     if forwarded is not None:
-        headers["HTTP_X_FORWARDED_FOR"] = forwarded
-    return factory.get("/", **headers)
+        made.META["HTTP_X_FORWARDED_FOR"] = forwarded
+    return made
 
 
 def test_the_peer_counts_and_a_forwarded_header_is_ignored_by_default(settings):

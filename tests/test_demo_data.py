@@ -110,7 +110,7 @@ def test_its_review_cases_link_to_others_and_the_demo_reviewer_can_work_them(
 
 def test_it_stops_before_a_sandbox_nik_runs_out_of_daily_attempts(settings):
     settings.ATTEMPTS_PER_NIK_PER_DAY = 2
-    make_attempt(nik="1234567890111117")
+    make_attempt(nik="1234567890111117", browser="demo-data")
 
     with pytest.raises(CommandError, match="1234567890111117 has 1 of its daily"):
         call_command("demo_data", stdout=StringIO())

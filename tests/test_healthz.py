@@ -38,6 +38,7 @@ def test_it_answers_200_with_a_small_json_body_when_everything_answers(client):
         },
         "attempts_stuck": 0,
         "provider_circuit": "closed",
+        "daily_budget": "none",
     }
     assert "no-cache" in response["Cache-Control"]
 

@@ -40,6 +40,11 @@ NOT_IDENTITY = {
     "verification.Attempt.next_try_at": "time",
     "verification.Attempt.lease_expires_at": "time",
     "verification.Attempt.browser": "random browser id",
+    "verification.Attempt.client_digest": "keyed digest of the client address, "
+    "never the address",
+    "verification.ClientAddress.digest": "keyed digest of the client address",
+    "verification.ClientAddress.last_sent_at": "time",
+    "verification.ProviderGate.budget_spent_on": "date",
     "verification.Attempt.created_at": "time",
     "verification.Attempt.updated_at": "time",
     "verification.Attempt.finished_at": "time",

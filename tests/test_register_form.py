@@ -270,14 +270,17 @@ def test_another_browser_cannot_claim_an_attempt_by_replaying_its_form(
     assert client.get(f"/status/{Attempt.objects.get().code}/").status_code == 404
 
 
-def test_a_nik_gets_five_attempts_a_day(applicant, settings):
+def test_a_nik_gets_five_attempts_a_day_from_one_browser(applicant, settings):
     settings.ATTEMPTS_PER_NIK_PER_DAY = 5
     for _ in range(5):
         assert submit(applicant).status_code == 302
 
     refused = applicant.post("/register/", details())
 
-    assert "checked 5 times in the last 24 hours" in error_of(refused, "identityId")
+    assert (
+        "You have sent this NIK 5 times from this browser in the last 24 hours"
+        in error_of(refused, "identityId")
+    )
     assert Attempt.objects.count() == 5
 
 
@@ -288,7 +291,7 @@ def test_a_browser_gets_a_limited_number_of_attempts(applicant, settings):
 
     refused = applicant.post("/register/", details(identityId="1234567890000003"))
 
-    assert "You have sent 2 applications from this browser" in summary_of(refused)
+    assert "You have sent 2 applications from this browser today" in summary_of(refused)
     assert Attempt.objects.count() == 2
 
 

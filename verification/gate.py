@@ -1,5 +1,6 @@
 """The gate in front of the provider, shared by every worker on every host: at most
-VERIFY_MAX_IN_FLIGHT calls at once, and a circuit breaker.
+VERIFY_MAX_IN_FLIGHT calls at once, a circuit breaker, and the day's budget of calls
+(verification.budget).
 
 While the provider is failing (VERIFY_BREAKER_FAILURES failures in a row, or a 429
 asking everyone to wait) nobody calls it: attempts stay queued, their tries
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from verification import kredibel
+from verification import budget, kredibel
 from verification.models import Attempt, ProviderGate
 
 logger = logging.getLogger(__name__)
@@ -58,20 +59,28 @@ def room(now: datetime | None = None) -> int:
 @dataclass(frozen=True)
 class Admission:
     """The gate's answer: `admitted`, as the probe or not; when refused, the
-    moment to ask again."""
+    moment to ask again, and whether it is for the day's budget."""
 
     admitted: bool
     probe: bool = False
     retry_at: datetime | None = None
+    budget_spent: bool = False
 
 
 def admit(now: datetime) -> Admission:
     """Whether one more call may start now. Must run inside the transaction that
-    claims the attempt: it locks the gate's row until that commits."""
+    claims the attempt: it locks the gate's row until that commits. Past the day's
+    budget (verification.budget) nothing starts until the next day."""
     gate = _locked()
     state = gate.state(now)
     if state == "open":
         return Admission(admitted=False, retry_at=gate.open_until)
+    spending = budget.spending(now)
+    if spending.spent:
+        budget.reached(gate, now)
+        return Admission(
+            admitted=False, retry_at=budget.recheck_at(now), budget_spent=True
+        )
     if state == "half_open":
         if _probing(gate, now):
             return Admission(admitted=False, retry_at=now + PROBE_RETRY)
@@ -79,10 +88,14 @@ def admit(now: datetime) -> Admission:
         gate.updated_at = now
         gate.save(update_fields=["probe_until", "updated_at"])
         logger.info("Provider circuit: probing the provider with one call.")
-        return Admission(admitted=True, probe=True)
-    if calls_in_flight(now) >= settings.VERIFY_MAX_IN_FLIGHT:
+        admission = Admission(admitted=True, probe=True)
+    elif calls_in_flight(now) >= settings.VERIFY_MAX_IN_FLIGHT:
         return Admission(admitted=False, retry_at=now + FULL_RETRY)
-    return Admission(admitted=True)
+    else:
+        admission = Admission(admitted=True)
+    if spending.limit and spending.used + 1 >= spending.limit:
+        budget.reached(gate, now)  # this call is the day's last
+    return admission
 
 
 def is_provider_failure(error: kredibel.KredibelError) -> bool:

@@ -10,6 +10,7 @@ from it.
 - Email: case-folded, the domain in IDNA (`Dewi@Bücher.example` and
   `dewi@xn--bcher-kva.example` meet).
 - Phone: E.164 (`+6281234567890`), from any Indonesian way of writing it.
+- Client address: as verification.clients normalises it (IPv6 per /64).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def _digest(value: str, *, domain: str = "") -> str:
 def nik_digest(nik: str) -> str:
     """The keyed digest an applicant is found by."""
     return _digest(nik)
+
+
+def address_digest(address: str) -> str:
+    """The keyed digest a client address (verification.clients) is counted by."""
+    return _digest(address, domain="address\x00")
 
 
 def normalise_email(email: str) -> str:

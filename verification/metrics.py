@@ -45,7 +45,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from verification import gate, queue, reviews
+from verification import budget, gate, queue, reviews
 from verification.models import Attempt, OutboxEmail, ProviderCall, ReviewCase
 
 # Upper bounds of the call duration histogram, in seconds (the call deadline is 35).
@@ -188,6 +188,19 @@ class DatabaseCollector:
         )
         circuit.add_metric([], 0 if gate.state() == "closed" else 1)
         yield circuit
+        limit = GaugeMetricFamily(
+            "ktp_provider_daily_budget",
+            "Provider calls the site may start in one local day "
+            "(DAILY_VERIFICATION_BUDGET; 0: no budget).",
+        )
+        limit.add_metric([], settings.DAILY_VERIFICATION_BUDGET)
+        yield limit
+        today = GaugeMetricFamily(
+            "ktp_provider_calls_today",
+            "Provider calls started today (local day), and those about to start.",
+        )
+        today.add_metric([], budget.calls_used(timezone.now()))
+        yield today
 
     def _queue(self) -> Iterator[Metric]:
         loads = queue.lane_loads()

@@ -225,6 +225,9 @@ class Attempt(UnreadableFields, models.Model):
     submission = models.UUIDField(unique=True, null=True, blank=True, editable=False)
     # The random id of the browser session that sent it (not a person's identifier).
     browser = models.CharField(max_length=64, blank=True, editable=False)
+    # The keyed digest of the client address it was sent from (never the address),
+    # for the limit on sends per address (verification.submission).
+    client_digest = models.CharField(max_length=64, blank=True, editable=False)
 
     created_at = models.DateTimeField(_("submitted"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -291,6 +294,16 @@ class Attempt(UnreadableFields, models.Model):
                 fields=["reference_id"],
                 opclasses=["varchar_pattern_ops"],
                 name="verification_attempt_reference",
+            ),
+            # The limits at the door: a browser's and an address's recent sends.
+            models.Index(
+                fields=["browser", "created_at"],
+                name="verification_attempt_browser",
+            ),
+            models.Index(
+                fields=["client_digest", "created_at"],
+                condition=~models.Q(client_digest=""),
+                name="verification_attempt_client",
             ),
         ]
         permissions = [
@@ -551,6 +564,9 @@ class ProviderGate(models.Model):
     cooldown_seconds = models.FloatField(default=0)
     probe_until = models.DateTimeField(null=True, blank=True)
     opened_count = models.PositiveIntegerField(_("times opened"), default=0)
+    # The last local day whose budget of provider calls (DAILY_VERIFICATION_BUDGET)
+    # was spent and the operators told (verification.budget).
+    budget_spent_on = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -569,6 +585,31 @@ class ProviderGate(models.Model):
         if self.open_until is None:
             return "closed"
         return "open" if now < self.open_until else "half_open"
+
+
+class ClientAddress(models.Model):
+    """One row per client address that sent an application recently, by its keyed
+    digest (never the address): held while that address's sends are counted, so
+    that two sends at once cannot both slip under VERIFICATIONS_PER_IP_PER_HOUR.
+    Rows unused for a day are deleted by the retention pass."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    last_sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("client address")
+        verbose_name_plural = _("client addresses")
+
+    def __str__(self) -> str:
+        return self.digest[:12]
+
+    @classmethod
+    def hold(cls, digest: str, *, now: datetime) -> None:
+        """Lock the address's row until the transaction ends (made if missing)."""
+        cls.objects.get_or_create(digest=digest, defaults={"last_sent_at": now})
+        # The update locks the row (PostgreSQL) until the transaction ends; SQLite
+        # runs one writing transaction at a time anyway.
+        cls.objects.filter(digest=digest).update(last_sent_at=now)
 
 
 class OutboxEmail(models.Model):

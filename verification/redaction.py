@@ -55,6 +55,7 @@ def redact_attempt(attempt: Attempt) -> tuple[int, int]:
             phone_number="",
             email_digest="",
             phone_digest="",
+            client_digest="",
             provider_field_errors={},
             redacted_at=now,
             updated_at=now,

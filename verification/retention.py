@@ -9,7 +9,8 @@ Periods (settings, documented in the README and stated in the privacy notice):
 - PSRE_RECORD_KEEPING_YEARS after it, the same for an attempt that did (verified,
   approved): the PSrE's record-keeping duty decides how long.
 
-An applicant's NIK goes when all of their attempts are redacted. Attempts still in
+The keyed digests of client addresses (the limit on sends per address) go after a
+day. An applicant's NIK goes when all of their attempts are redacted. Attempts still in
 flight or waiting for a reviewer are never touched. What stays is the minimal audit
 record (verification.redaction). Every pass is recorded in a RetentionRun, with counts
 only. The pass runs daily as a task that schedules its own next run (kept coming by the
@@ -27,12 +28,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from verification import queue, redaction, tasks
-from verification.models import Attempt, RetentionRun
+from verification.models import Attempt, ClientAddress, RetentionRun
 
 logger = logging.getLogger(__name__)
 
 Status = Attempt.Status
 RUN_EVERY = timedelta(days=1)
+CLIENT_ADDRESSES_KEPT = timedelta(days=1)
 BATCH = 500
 
 ENDED_BY_PROVIDER = (Status.VERIFIED, Status.NOT_VERIFIED, Status.FAILED)
@@ -102,6 +104,7 @@ def apply_retention(*, now: datetime | None = None) -> RetentionRun:
     for applicant in redaction.fully_redacted_applicants().iterator():
         redaction.redact_applicant(applicant)
         run.applicants_redacted += 1
+    forget_client_addresses(now)
     run.finished_at = timezone.now()
     run.save()
     logger.info(
@@ -113,6 +116,16 @@ def apply_retention(*, now: datetime | None = None) -> RetentionRun:
         run.decisions_redacted,
     )
     return run
+
+
+def forget_client_addresses(now: datetime) -> None:
+    """The digests of client addresses serve the limit on sends per address (an
+    hour); a day on they are removed, from the attempts and the address rows."""
+    cutoff = now - CLIENT_ADDRESSES_KEPT
+    Attempt.objects.filter(created_at__lt=cutoff).exclude(client_digest="").update(
+        client_digest=""
+    )
+    ClientAddress.objects.filter(last_sent_at__lt=cutoff).delete()
 
 
 def schedule() -> None:

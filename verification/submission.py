@@ -25,8 +25,9 @@ from django.utils import timezone
 from verification import tasks
 from verification.integrations import sessions
 from verification.integrations.models import VerificationSession
-from verification.lookups import nik_digest
-from verification.models import Applicant, Attempt
+from verification.ledger import local_midnight
+from verification.lookups import address_digest, nik_digest
+from verification.models import Applicant, Attempt, ClientAddress
 from verification.queue import schedule_sweep
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 Status = Attempt.Status
 
 NIK_LIMIT_WINDOW = timedelta(hours=24)
+ADDRESS_LIMIT_WINDOW = timedelta(hours=1)
 # Failures the applicant's "try again" may follow, and how many times.
 RETRYABLE_BY_APPLICANT = (
     Attempt.Failure.PROVIDER_UNAVAILABLE,
@@ -50,25 +52,54 @@ PhotoSource = bytes | Callable[[], bytes]
 
 
 class LimitReached(Exception):
-    """The NIK has used up its attempts for the last 24 hours."""
+    """A limit on sends is reached: this NIK from this browser, or this client
+    address (see AddressLimitReached)."""
 
 
-def attempts_left_for_nik(nik: str) -> tuple[int, datetime | None]:
-    """How many attempts this NIK may still make now, and when the next one frees
-    up if none is left (ATTEMPTS_PER_NIK_PER_DAY in any 24 hours)."""
-    limit = settings.ATTEMPTS_PER_NIK_PER_DAY
-    recent = list(
-        Attempt.objects.filter(
-            applicant__nik_digest=nik_digest(nik),
-            created_at__gte=timezone.now() - NIK_LIMIT_WINDOW,
-        )
-        .order_by("created_at")
-        .values_list("created_at", flat=True)
-    )
-    left = limit - len(recent)
-    if left > 0:
-        return left, None
-    return 0, recent[len(recent) - limit] + NIK_LIMIT_WINDOW
+class AddressLimitReached(LimitReached):
+    """The client address has sent VERIFICATIONS_PER_IP_PER_HOUR in the last hour."""
+
+
+def attempts_left_for_nik(nik: str, *, browser: str) -> int:
+    """How many attempts this NIK may still make from this browser now
+    (ATTEMPTS_PER_NIK_PER_DAY in any 24 hours).
+
+    Counted per browser, never over everyone: someone who knows another person's
+    NIK can use up only their own browser's attempts, not that person's, and a
+    refusal tells nothing of what anybody else sent. (A browser that drops its
+    cookies starts again, and is held by the limit on its address instead.)
+    Without a browser there is nothing to count by and no limit."""
+    if not browser:
+        return settings.ATTEMPTS_PER_NIK_PER_DAY
+    sent = Attempt.objects.filter(
+        applicant__nik_digest=nik_digest(nik),
+        browser=browser,
+        created_at__gte=timezone.now() - NIK_LIMIT_WINDOW,
+    ).count()
+    return max(0, settings.ATTEMPTS_PER_NIK_PER_DAY - sent)
+
+
+def attempts_sent_today(*, browser: str) -> int:
+    """Attempts this browser sent on the local calendar day (ATTEMPTS_PER_SESSION
+    counts them)."""
+    if not browser:
+        return 0
+    midnight = local_midnight(timezone.localdate())
+    return Attempt.objects.filter(browser=browser, created_at__gte=midnight).count()
+
+
+def sends_left_from(client_address: str, *, now: datetime | None = None) -> int:
+    """How many attempts the client address (verification.clients) may still send
+    now: VERIFICATIONS_PER_IP_PER_HOUR in any hour, whatever its cookies say.
+    Without an address (not a web request) there is no limit."""
+    limit = settings.VERIFICATIONS_PER_IP_PER_HOUR
+    if not client_address:
+        return limit
+    sent = Attempt.objects.filter(
+        client_digest=address_digest(client_address),
+        created_at__gte=(now or timezone.now()) - ADDRESS_LIMIT_WINDOW,
+    ).count()
+    return max(0, limit - sent)
 
 
 def submit_attempt(
@@ -84,6 +115,7 @@ def submit_attempt(
     language: str,
     submission: uuid.UUID,
     browser: str = "",
+    client_address: str = "",
     birth_date_confirmed: bool = False,
     retry_of: Attempt | None = None,
     photo_warnings: Sequence[str] = (),
@@ -97,12 +129,17 @@ def submit_attempt(
     The same `submission` (one form, sent twice by a double click or a resubmit)
     gives back the attempt it already made, even when both requests arrive at
     once: the second waits for the first at the database. Raises LimitReached when
-    the NIK has no attempts left.
+    the NIK has no attempts left from this `browser`, AddressLimitReached when
+    `client_address` (verification.clients.client_address of the request; empty
+    when the send is not a web request) has sent its attempts for the hour. Both
+    are counted while holding the applicant's and the address's rows, so that two
+    sends at once cannot both slip under a limit.
 
     With an integrator's `session`, the attempt becomes the session's (its first,
     or the correction of its current one: `retry_of`); raises
     integrations.sessions.SessionClosed when the session takes no new attempt now.
     """
+    client_digest = address_digest(client_address) if client_address else ""
     for _ in range(2):
         existing = Attempt.objects.filter(submission=submission).first()
         if existing:
@@ -110,19 +147,24 @@ def submit_attempt(
         written: list[FieldFile] = []
         try:
             with transaction.atomic():
+                now = timezone.now()
+                # The address's row first, then the applicant's (always in this
+                # order): held while counting, so that two simultaneous sends
+                # cannot both slip under a limit.
+                if client_digest:
+                    ClientAddress.hold(client_digest, now=now)
                 applicant = Applicant.for_nik(nik)
-                # Hold the applicant row while counting, so that two simultaneous
-                # submissions cannot both slip under the limit.
                 Applicant.objects.select_for_update().filter(pk=applicant.pk).first()
                 # The same form, sent again while this one waited for that lock.
                 existing = Attempt.objects.filter(submission=submission).first()
                 if existing:
                     return existing, False
-                if attempts_left_for_nik(nik)[0] <= 0:
+                if sends_left_from(client_address, now=now) <= 0:
+                    raise AddressLimitReached
+                if attempts_left_for_nik(nik, browser=browser) <= 0:
                     raise LimitReached
                 if session is not None:
                     session = sessions.lock_for_submission(session, retry_of=retry_of)
-                now = timezone.now()
                 attempt = Attempt(
                     applicant=applicant,
                     retry_of=retry_of,
@@ -137,6 +179,7 @@ def submit_attempt(
                     language=language,
                     submission=submission,
                     browser=browser,
+                    client_digest=client_digest,
                     created_at=now,
                 )
                 # The row first: a second request for the same submission fails

@@ -2,6 +2,7 @@
 
 - `verify` (provider lane): verification.verifying
 - `send_email` (email lane): verification.outbox
+- `tell_operators_budget_spent` (email lane): verification.budget
 - `recover`, `sweep` (housekeeping lane): verification.recovery
 - `retention_pass` (housekeeping lane, daily): verification.retention
 - `deliver_webhook` (webhook lane), `expire_session` (housekeeping lane):
@@ -13,10 +14,12 @@ expects, so duplicate and late tasks do nothing.
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.core.management import call_command
 from django.tasks import task
 
-from verification import outbox, queue, recovery, retention, verifying
+from verification import budget, outbox, queue, recovery, retention, verifying
 from verification.integrations import sessions, webhooks
 
 
@@ -63,3 +66,10 @@ def deliver_webhook(delivery_id: int) -> None:
 @task(queue_name="housekeeping")
 def expire_session(session_id: int) -> None:
     sessions.expire(session_id=session_id)
+
+
+@task(queue_name="email")
+def tell_operators_budget_spent(day: str) -> None:
+    """Once a day at most: the email to ADMINS that the day's budget of provider
+    calls is spent (see verification.budget)."""
+    budget.tell_operators(day=date.fromisoformat(day))

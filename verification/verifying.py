@@ -102,7 +102,13 @@ def claim_attempt(*, attempt_id: int, now: datetime) -> Claim | None:
             Q(next_try_at__isnull=True) | Q(next_try_at__lte=now)
         )
         if not admission.admitted:
-            if due.exists():
+            if admission.budget_spent:
+                # Waiting for the budget is the attempt's next try (its tries
+                # untouched): the sweep takes it for lost only once that is past.
+                waits = due.update(next_try_at=admission.retry_at, updated_at=now)
+            else:
+                waits = due.exists()
+            if waits:
                 tasks.verify.using(run_after=admission.retry_at).enqueue(attempt_id)
             return None
         code = due.values_list("code", flat=True).first()
