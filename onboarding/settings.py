@@ -146,11 +146,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "verification.staff_sessions.end_stale_staff_sessions",
-    "verification.two_step.require_two_step",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "onboarding.middleware.permissions_policy",
+    # Inside the security headers' middleware, so that their redirects carry them.
+    "verification.staff_sessions.end_stale_staff_sessions",
+    "verification.two_step.require_two_step",
     # Last, so that it turns a locked-out login into the login page with its message.
     "axes.middleware.AxesMiddleware",
 ]

@@ -199,3 +199,18 @@ def test_an_operator_sees_and_removes_a_lock_in_the_admin():
     assert "dewi" in listed
     assert not AccessAttempt.objects.exists()
     assert log_in(browser(), "dewi", PASSWORD).status_code == 302
+
+
+def test_an_ipv6_client_is_counted_by_its_64_block(settings):
+    make_user("dewi", reviewer=True, password=PASSWORD)
+    for host in range(1, 6):
+        log_in(browser(), f"someone{host}", "wrong", address=f"2001:db8:1:2::{host}")
+
+    same_block = log_in(browser(), "dewi", PASSWORD, address="2001:db8:1:2::99")
+    next_block = log_in(browser(), "dewi", PASSWORD, address="2001:db8:1:3::1")
+
+    assert same_block.status_code == 429
+    assert next_block.status_code == 302
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {
+        "2001:db8:1:2::"
+    }
