@@ -10,8 +10,9 @@ Error codes (``ValidationError.code``):
 - ``name_hidden_character``: a control or invisible character (zero-width space,
   joiners, bidirectional overrides, soft hyphen, byte order mark...).
 - ``name_combining_marks``: more than two nonspacing combining marks (accents) on
-  one letter once the name is in NFC, or a mark on no letter at all: a real name needs at most
-  two (Vietnamese "ệ" typed decomposed); a pile of them hides or garbles text.
+  one letter once the name is in NFC, or a mark on no letter at all: a real name
+  needs at most two (Vietnamese "ệ" typed decomposed); a pile of them hides or
+  garbles text.
 - ``name_digits``: the name contains digits.
 - ``name_invalid_character``: any other character that is not a letter, a space or
   one of ``. , ' -``.
@@ -21,8 +22,8 @@ Error codes (``ValidationError.code``):
   years before it.
 - ``email_too_long`` / ``email_invalid``.
 - ``email_mixed_script``: a label of the domain mixes letters of Latin with
-  Cyrillic or Greek (``budi@exаmple.id`` with a Cyrillic "а"): an address made to
-  look like another one.
+  Cyrillic or Greek (``budi@ex\u0430mple.id``, a Cyrillic "a" among Latin
+  letters): an address made to look like another one.
 - ``phone_invalid_character``: letters or symbols other than ``+ ( ) . -`` and spaces.
 - ``phone_too_short`` / ``phone_too_long`` / ``phone_invalid``: not a possible
   number, or not one in use.
@@ -230,19 +231,13 @@ def normalise_email(raw: str) -> str:
     try:
         unicode_labels = [idna.decode(label, uts46=True) for label in labels]
     except idna.IDNAError:
-        raise ValidationError(
-            MESSAGES["email_invalid"], code="email_invalid"
-        ) from None
+        raise ValidationError(MESSAGES["email_invalid"], code="email_invalid") from None
     if any(_mixes_lookalike_scripts(label) for label in unicode_labels):
-        raise ValidationError(
-            MESSAGES["email_mixed_script"], code="email_mixed_script"
-        )
+        raise ValidationError(MESSAGES["email_mixed_script"], code="email_mixed_script")
     try:
         ascii_domain = idna.encode(".".join(unicode_labels), uts46=True).decode()
     except idna.IDNAError:
-        raise ValidationError(
-            MESSAGES["email_invalid"], code="email_invalid"
-        ) from None
+        raise ValidationError(MESSAGES["email_invalid"], code="email_invalid") from None
     email = f"{local}@{ascii_domain.lower()}"
     if len(email) > EMAIL_MAX_LENGTH:
         raise ValidationError(

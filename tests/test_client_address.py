@@ -1,5 +1,7 @@
 """The address every limit counts by cannot be chosen by the client."""
 
+from typing import Any
+
 import pytest
 from django.test import RequestFactory
 
@@ -9,7 +11,7 @@ factory = RequestFactory()
 
 
 def request(remote: str, forwarded: str | None = None):
-    headers = {"REMOTE_ADDR": remote}
+    headers: dict[str, Any] = {"REMOTE_ADDR": remote}
     if forwarded is not None:
         headers["HTTP_X_FORWARDED_FOR"] = forwarded
     return factory.get("/", **headers)

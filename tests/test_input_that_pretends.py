@@ -23,7 +23,7 @@ MESSAGES = {
     ("fullName", "id"): "lebih banyak tanda aksen pada satu huruf",
 }
 PRETENDING = {
-    # A Cyrillic "а" (U+0430) in "example".
+    # A Cyrillic "a" (U+0430) in "example".
     "emailAddress": "budi@ex\u0430mple.id",
     # The name: A, 98 combining acute accents, B.
     "fullName": "A" + "\u0301" * 98 + "B",
@@ -53,7 +53,8 @@ def test_a_pretending_value_is_refused_beside_its_field_and_nothing_is_lost(
         if other != field:
             assert kept[other] == typed[other]
     assert kept[field] == PRETENDING[field]
-    assert kept["facePhoto"] and kept["identityPhoto"]
+    assert kept["facePhoto"]
+    assert kept["identityPhoto"]
     assert PendingPhoto.objects.count() == 2
     assert not Attempt.objects.exists()
 

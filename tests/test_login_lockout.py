@@ -109,7 +109,8 @@ def test_failures_are_counted_in_the_database_for_every_process():
 
     assert stored.failures_since_start == 3
     assert stored.ip_address == "10.1.1.1"
-    assert PASSWORD not in stored.post_data and "wrong" not in stored.post_data
+    assert PASSWORD not in stored.post_data
+    assert "wrong" not in stored.post_data
 
 
 def test_the_lock_lifts_after_fifteen_minutes():
@@ -169,7 +170,9 @@ def test_the_unlock_command_lifts_an_address_lock_too():
     for name in ("a", "b", "c", "d", "e"):
         log_in(browser(), name, "wrong", address="203.0.113.7")
 
-    call_command("unlock_reviewer", "tono", "--address", "203.0.113.7", stdout=io.StringIO())
+    call_command(
+        "unlock_reviewer", "tono", "--address", "203.0.113.7", stdout=io.StringIO()
+    )
 
     assert log_in(browser(), "tono", PASSWORD, address="203.0.113.7").status_code == 302
 

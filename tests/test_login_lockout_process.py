@@ -58,9 +58,9 @@ def gunicorn(tmp_path: Path) -> Iterator[str]:
     log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "tests.production_wsgi",
-            "--bind", f"127.0.0.1:{port}", "--workers", "2",
-        ],  # fmt: skip
+            *(sys.executable, "-m", "gunicorn", "tests.production_wsgi"),
+            *("--bind", f"127.0.0.1:{port}", "--workers", "2"),
+        ],
         env=production_env(tmp_path),
         cwd=BASE_DIR,
         stdout=log,

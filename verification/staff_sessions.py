@@ -20,7 +20,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import ngettext
 
 STARTED = "staff_session_started"
 SEEN = "staff_session_seen"
@@ -38,9 +38,8 @@ def _start(request: HttpRequest) -> None:
 
 @receiver(user_logged_in)
 def _staff_logged_in(sender, request: HttpRequest | None, user, **kwargs) -> None:
-    if request is not None and getattr(request, "session", None) is not None:
-        if user.is_staff:
-            _start(request)
+    if request is not None and hasattr(request, "session") and user.is_staff:
+        _start(request)
 
 
 def why_ended(request: HttpRequest) -> str | None:

@@ -37,7 +37,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from verification import reviews, subjects
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
 # What lets a staff member see or act on identity data.
 SENSITIVE_PERMISSIONS = (
@@ -50,11 +50,11 @@ DEVICE_NAME = "Authenticator app"
 CODE = re.compile(r"\d{6}")
 
 
-def confirmed_device(user: AbstractBaseUser) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()  # type: ignore[misc]
+def confirmed_device(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
-def must_use_two_step(user: AbstractBaseUser | AnonymousUser) -> bool:
+def must_use_two_step(user: User | AnonymousUser) -> bool:
     """Whether `user` must give a code before any admin page opens."""
     if not (user.is_authenticated and user.is_staff and user.is_active):
         return False
@@ -62,7 +62,7 @@ def must_use_two_step(user: AbstractBaseUser | AnonymousUser) -> bool:
         user.has_perm(name) for name in SENSITIVE_PERMISSIONS
     ):
         return True
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()  # type: ignore[misc]
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
 def require_two_step(get_response: Callable[[HttpRequest], HttpResponse]):
@@ -185,11 +185,9 @@ def setup(request: HttpRequest) -> HttpResponse:
         # A second app (or a new phone) goes through an operator: a stolen
         # password alone must not replace the app.
         return redirect(f"{reverse('two_step_verify')}?{request.GET.urlencode()}")
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()  # type: ignore[misc]
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
-        device = TOTPDevice.objects.create(
-            user=user, name=DEVICE_NAME, confirmed=False
-        )
+        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
     form = CodeForm(device, request.POST if request.method == "POST" else None)
     if form.is_valid():
         device.confirmed = True
@@ -221,8 +219,8 @@ def spaced_secret(device: TOTPDevice) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def reset(user: AbstractBaseUser) -> int:
+def reset(user: User) -> int:
     """Remove `user`'s apps (a lost phone): the next login sets a new one up.
     How many it removed."""
-    removed, _ = TOTPDevice.objects.filter(user=user).delete()  # type: ignore[misc]
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
     return removed
