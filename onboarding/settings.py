@@ -13,6 +13,7 @@ import ipaddress
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -127,6 +128,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_tasks_db",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "onboarding",
     "verification",
     "verification.integrations",
@@ -140,10 +144,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "onboarding.middleware.permissions_policy",
+    # Inside the security headers' middleware, so that their redirects carry them.
+    "verification.staff_sessions.end_stale_staff_sessions",
+    "verification.two_step.require_two_step",
+    # Last, so that it turns a locked-out login into the login page with its message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "onboarding.urls"
@@ -203,6 +213,40 @@ TASKS = {
         "QUEUES": ["default", "provider", "email", "housekeeping", "webhook"],
     }
 }
+
+# Reviewer logins (verification.lockout): failed logins are counted in the database
+# (every web process sees them) per account and per client address; at
+# LOGIN_FAILURE_LIMIT the account, and the address, are locked for
+# LOGIN_LOCKOUT_MINUTES, the right password included.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+if LOGIN_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured(
+        "LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be at least 1."
+    )
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "verification.clients.axes_client_address"
+AXES_LOCKOUT_CALLABLE = "verification.lockout.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Time-based one-time codes (verification.two_step) for staff who may view identity
+# images or decide: required in production mode, optional on the embedded defaults
+# (a staff member who set one up is always asked for it).
+STAFF_TOTP_REQUIRED = env.bool("STAFF_TOTP_REQUIRED", default=PRODUCTION)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="e-Certificate onboarding")
+# Staff sessions end after this long without a request, and this long after login.
+ADMIN_SESSION_IDLE_MINUTES = env.int("ADMIN_SESSION_IDLE_MINUTES", default=30)
+ADMIN_SESSION_MAX_HOURS = env.float("ADMIN_SESSION_MAX_HOURS", default=12.0)
+if ADMIN_SESSION_IDLE_MINUTES < 1 or ADMIN_SESSION_MAX_HOURS <= 0:
+    raise ImproperlyConfigured(
+        "ADMIN_SESSION_IDLE_MINUTES and ADMIN_SESSION_MAX_HOURS must be positive."
+    )
 
 _VALIDATORS_MODULE = "django.contrib.auth.password_validation."
 AUTH_PASSWORD_VALIDATORS = [
@@ -552,5 +596,8 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # SQL with its parameters (identity data) is never logged, whatever LOG_LEVEL.
         "django.db.backends": {"level": "INFO"},
+        # Failed logins and lock-outs (usernames and addresses masked); not every
+        # check.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from onboarding import health, views
-from verification import metrics
+from verification import metrics, two_step
 
 urlpatterns = [
     path("", views.start, name="start"),
@@ -26,6 +26,8 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/two-step/", two_step.verify, name="two_step_verify"),
+    path("admin/two-step/setup/", two_step.setup, name="two_step_setup"),
     path("admin/", admin.site.urls),
 ]
 

@@ -9,6 +9,10 @@ Error codes (``ValidationError.code``):
 
 - ``name_hidden_character``: a control or invisible character (zero-width space,
   joiners, bidirectional overrides, soft hyphen, byte order mark...).
+- ``name_combining_marks``: more than two nonspacing combining marks (accents) on
+  one letter once the name is in NFC, or a mark on no letter at all: a real name
+  needs at most two (Vietnamese "ệ" typed decomposed); a pile of them hides or
+  garbles text.
 - ``name_digits``: the name contains digits.
 - ``name_invalid_character``: any other character that is not a letter, a space or
   one of ``. , ' -``.
@@ -17,6 +21,9 @@ Error codes (``ValidationError.code``):
 - ``birth_date_in_future`` / ``birth_date_too_old``: after today, or more than 120
   years before it.
 - ``email_too_long`` / ``email_invalid``.
+- ``email_mixed_script``: a label of the domain mixes letters of Latin with
+  Cyrillic or Greek (``budi@ex\u0430mple.id``, a Cyrillic "a" among Latin
+  letters): an address made to look like another one.
 - ``phone_invalid_character``: letters or symbols other than ``+ ( ) . -`` and spaces.
 - ``phone_too_short`` / ``phone_too_long`` / ``phone_invalid``: not a possible
   number, or not one in use.
@@ -31,6 +38,7 @@ import unicodedata
 from datetime import date, datetime
 from typing import Final
 
+import idna
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
@@ -42,6 +50,11 @@ NAME_MAX_LENGTH: Final = 100
 NAME_PUNCTUATION: Final = frozenset(".,'- ")
 MAX_AGE_YEARS: Final = 120
 EMAIL_MAX_LENGTH: Final = 254
+# Combining marks one letter may carry once the name is in NFC.
+NAME_MAX_MARKS_PER_LETTER: Final = 2
+# Scripts whose letters look alike; a domain label mixing two of them passes itself
+# off as another domain.
+_LOOKALIKE_SCRIPTS: Final = frozenset({"LATIN", "CYRILLIC", "GREEK"})
 
 # Phones (iOS "smart punctuation") and word processors turn the apostrophe of names
 # like "D'Souza" into typographic quotes, and hyphens into Unicode hyphens; these are
@@ -77,6 +90,10 @@ MESSAGES: Final = {
         "Your name contains an invisible or control character, often left over from "
         "copying and pasting. Please type your name again."
     ),
+    "name_combining_marks": _(
+        "Your name has more accent marks on one letter than a name can have. "
+        "Please type your name as it is printed on your KTP."
+    ),
     "name_digits": _("Your name cannot contain digits."),
     "name_invalid_character": _(
         "Your name may contain only letters, spaces and the characters . , ' -"
@@ -92,6 +109,11 @@ MESSAGES: Final = {
         "Please check your birth date: it is more than %(years)d years ago."
     ),
     "email_too_long": _("Your email address can have at most %(max)d characters."),
+    "email_mixed_script": _(
+        "The part of this email address after the @ mixes letters of different "
+        "alphabets (such as a Cyrillic or Greek letter among Latin ones), so it is "
+        "not the address it looks like. Please type it again."
+    ),
     "email_invalid": _(
         "This is not a valid email address. Please check it (for example "
         "nama@contoh.com)."
@@ -179,13 +201,19 @@ def validate_birth_date(value: date, *, today: date | None = None) -> date:
 
 
 def normalise_email(raw: str) -> str:
-    """Return the address stripped, with its domain in lower case.
+    """Return the address stripped, with its domain in lower case and, for an
+    internationalised domain, in its ASCII (IDNA, "xn--") form, so that one
+    mailbox is always written the same way ("Budi@Bücher.ID" and
+    "Budi@xn--bcher-kva.id" are both "Budi@xn--bcher-kva.id").
 
     The local part is kept as typed: RFC 5321 lets a mail server treat it as case
-    sensitive. Validity is Django's `EmailValidator` (the rules of `EmailField`),
-    with at most 254 characters (the longest address SMTP can carry).
+    sensitive. Validity is Django's `EmailValidator` (the rules of `EmailField`;
+    it takes only ASCII in the local part), IDNA 2008 with the UTS #46 mapping for
+    the domain, and at most 254 characters (the longest address SMTP can carry). A
+    domain label that mixes Latin letters with Cyrillic or Greek ones is refused.
 
-    Raises ValidationError with code ``email_too_long`` or ``email_invalid``.
+    Raises ValidationError with code ``email_too_long``, ``email_invalid`` or
+    ``email_mixed_script``.
     """
     email = raw.strip()
     if len(email) > EMAIL_MAX_LENGTH:
@@ -196,7 +224,37 @@ def normalise_email(raw: str) -> str:
         )
     EmailValidator(message=MESSAGES["email_invalid"], code="email_invalid")(email)
     local, _at, domain = email.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in domain):
+        # IDNA would drop a zero-width space; the applicant never typed it.
+        raise ValidationError(MESSAGES["email_invalid"], code="email_invalid")
+    labels = domain.split(".")
+    try:
+        unicode_labels = [idna.decode(label, uts46=True) for label in labels]
+    except idna.IDNAError:
+        raise ValidationError(MESSAGES["email_invalid"], code="email_invalid") from None
+    if any(_mixes_lookalike_scripts(label) for label in unicode_labels):
+        raise ValidationError(MESSAGES["email_mixed_script"], code="email_mixed_script")
+    try:
+        ascii_domain = idna.encode(".".join(unicode_labels), uts46=True).decode()
+    except idna.IDNAError:
+        raise ValidationError(MESSAGES["email_invalid"], code="email_invalid") from None
+    email = f"{local}@{ascii_domain.lower()}"
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise ValidationError(
+            MESSAGES["email_too_long"],
+            code="email_too_long",
+            params={"max": EMAIL_MAX_LENGTH},
+        )
+    return email
+
+
+def _mixes_lookalike_scripts(label: str) -> bool:
+    scripts = {
+        unicodedata.name(ch, "").partition(" ")[0]
+        for ch in label
+        if unicodedata.category(ch).startswith("L")
+    }
+    return len(scripts & _LOOKALIKE_SCRIPTS) > 1
 
 
 def normalise_phone(raw: str) -> str:
@@ -277,6 +335,20 @@ def _check_name_characters(name: str) -> None:
         raise ValidationError(
             MESSAGES["name_hidden_character"], code="name_hidden_character"
         )
+    # Marks stacked on one letter: the nonspacing ones (accents, which pile up
+    # invisibly); spacing vowel signs (Devanagari and others) are letters' parts.
+    run = stacked = 0
+    for index, cat in enumerate(categories):
+        if cat[0] != "M":
+            run = stacked = 0
+            continue
+        run += 1
+        stacked += cat in ("Mn", "Me")
+        on_letter = index >= run and categories[index - run][0] == "L"
+        if stacked > NAME_MAX_MARKS_PER_LETTER or not on_letter:
+            raise ValidationError(
+                MESSAGES["name_combining_marks"], code="name_combining_marks"
+            )
     if any(cat == "Nd" for cat in categories) or any(ch.isdigit() for ch in name):
         raise ValidationError(MESSAGES["name_digits"], code="name_digits")
     for ch, cat in zip(name, categories, strict=True):

@@ -126,6 +126,22 @@ def production_probe() -> dict[str, Any]:
                 secure=True,
             )
         )
+        # Production mode asks staff for a one-time code after the password.
+        from django_otp.oath import totp
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        device = TOTPDevice.objects.create(
+            user=User.objects.get(username="root"), name="phone", confirmed=True
+        )
+        pages["/admin/ (before the code)"] = seen(reviewer.get("/admin/", secure=True))
+        pages["/admin/two-step/"] = seen(reviewer.get("/admin/two-step/", secure=True))
+        pages["/admin/two-step/ (sent)"] = seen(
+            reviewer.post(
+                "/admin/two-step/?next=/admin/",
+                {"code": f"{totp(device.bin_key):06d}"},
+                secure=True,
+            )
+        )
         pages["/admin/"] = seen(reviewer.get("/admin/", secure=True))
         for path in ("/", "/healthz"):
             pages["http:" + path] = seen(Client(HTTP_HOST=PROBE_HOST).get(path))

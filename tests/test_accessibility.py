@@ -4,13 +4,16 @@ the form (empty, with errors, with the camera, after a capture, with a file
 instead), the review step (with warnings and their errors), the status page in
 every outcome, a fix and an apply-again form, the hand-off, an expired link, the
 secondary buttons while hovered, and the admin's login, index, lists, search and
-attempt page."""
+attempt page; the authenticator app's setup, the code asked at login (with their
+errors) and a locked-out login."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from django_otp.oath import TOTP, totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
 from tests.applying import ktp_bytes, selfie_bytes
@@ -299,4 +302,74 @@ def test_no_accessibility_violations_in_the_reviewer_workspace(
         audit.check("attempt list, searched")
 
     assert not audit.problems, "\n".join(audit.problems)
+    assert not complaints.errors, complaints.errors
+
+
+WRONG_CODE = {"en": "That code is not right", "id": "Kode itu tidak benar"}
+CONTINUE = {"en": "Continue", "id": "Lanjutkan"}
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_no_accessibility_violations_on_the_login_protection_pages(
+    live_server, settings, language
+):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STAFF_TOTP_REQUIRED = True
+    settings.AXES_FAILURE_LIMIT = 2
+    make_user("dewi", reviewer=True, password="a long demo passphrase")
+    words = WORDS[language]
+    with chromium() as browser:
+        complaints = Complaints()
+
+        def logged_in_page() -> Page:
+            context = new_context(browser, live_server.url, language=language)
+            page = complaints.watch(context.new_page())
+            page.goto("/admin/")
+            page.fill("#id_username", "dewi")
+            page.fill("#id_password", "a long demo passphrase")
+            page.get_by_role("button", name=words["login"]).click()
+            page.locator("#two-step-form").wait_for()
+            return page
+
+        page = logged_in_page()
+        audit = Audit(page, language)
+        audit.check("authenticator setup")
+        page.fill("#id_code", "12ab")
+        page.get_by_role("button", name=CONTINUE[language]).click()
+        page.locator("#code-error").wait_for()
+        audit.check("authenticator setup, refused")
+        device = TOTPDevice.objects.get(user__username="dewi")
+        page.fill("#id_code", f"{totp(device.bin_key):06d}")
+        page.get_by_role("button", name=CONTINUE[language]).click()
+        page.locator("#review-dashboard").wait_for()
+
+        page = logged_in_page()
+        audit.page = page
+        audit.check("login code")
+        page.fill("#id_code", "999999" if totp(device.bin_key) != 999999 else "999998")
+        page.get_by_role("button", name=CONTINUE[language]).click()
+        expect(page.locator("#code-error")).to_contain_text(WRONG_CODE[language])
+        audit.check("login code, refused")
+        later = TOTP(device.bin_key)
+        later.time += 60
+        # The throttle after a wrong code: the failure is forgotten instead of waited out.
+        TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)
+        page.fill("#id_code", f"{later.token():06d}")
+        page.get_by_role("button", name=CONTINUE[language]).click()
+        page.locator("#review-dashboard").wait_for()
+
+        context = new_context(browser, live_server.url, language=language)
+        page = complaints.watch(context.new_page())
+        audit.page = page
+        page.goto("/admin/")
+        for _ in range(2):
+            page.fill("#id_username", "someone")
+            page.fill("#id_password", "not the passphrase")
+            page.get_by_role("button", name=words["login"]).click()
+            page.locator(".errornote").first.wait_for()
+        page.locator("#login-locked").wait_for()
+        audit.check("admin login, locked out")
+
+    assert not audit.problems, "\n".join(audit.problems)
+    assert len(audit.checked) == 5
     assert not complaints.errors, complaints.errors

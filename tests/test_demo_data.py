@@ -101,7 +101,10 @@ def test_its_review_cases_link_to_others_and_the_demo_reviewer_can_work_them(
 
     password = (tmp_path / "demo-reviewer-password").read_text().strip()
     reviewer = Client(headers={"accept-language": "en"})
-    assert reviewer.login(username="reviewer", password=password)
+    logged_in = reviewer.post(
+        "/admin/login/", {"username": "reviewer", "password": password}
+    )
+    assert logged_in.status_code == 302
     queue = text_of(reviewer.get(admin_url("reviewcase_changelist")))
     assert "2 cases waiting for a decision" in queue
     assert "123456******1116" in queue

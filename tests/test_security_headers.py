@@ -171,6 +171,9 @@ PRODUCTION_PAGES = [
     "/healthz",
     "/admin/login/",
     "/admin/login/ (sent)",
+    "/admin/ (before the code)",
+    "/admin/two-step/",
+    "/admin/two-step/ (sent)",
     "/admin/",
 ]
 
@@ -204,6 +207,9 @@ def test_production_answers_every_page_it_was_asked_for(production):
         "/healthz": 200,
         "/admin/login/": 200,
         "/admin/login/ (sent)": 302,
+        "/admin/ (before the code)": 302,
+        "/admin/two-step/": 200,
+        "/admin/two-step/ (sent)": 302,
         "/admin/": 200,
     }
 

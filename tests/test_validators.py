@@ -48,6 +48,15 @@ def refusal_code(function: Callable[[str], object], raw: str) -> str | None:
         pytest.param("Иван Петров", "ИВАН ПЕТРОВ", id="cyrillic"),
         pytest.param("अभिषेक", "अभिषेक", id="devanagari-with-combining-marks"),
         pytest.param("Straße", "STRASSE", id="sharp-s-upper-cased"),
+        pytest.param(
+            "Nguye\u0302\u0323n", "NGUYỆN", id="two-decomposed-marks-composed"
+        ),
+        pytest.param(
+            "Ngu\u0301\u0302\u0303yen",
+            "NGÚ\u0302\u0303YEN",
+            id="three-marks-of-which-nfc-composes-one",
+        ),
+        pytest.param("Thanh Tu\u031b\u0300", "THANH TỪ", id="horn-and-grave"),
     ],
 )
 def test_it_normalises_a_full_name(raw: str, expected: str) -> None:
@@ -78,6 +87,20 @@ def test_it_normalises_a_full_name(raw: str, expected: str) -> None:
         pytest.param("Budi\x7f", "name_hidden_character", id="delete"),
         pytest.param("Bu\x1bdi", "name_hidden_character", id="escape"),
         pytest.param("Budi \u3164", "name_hidden_character", id="hangul-filler"),
+        pytest.param(
+            "A" + "\u0301" * 98 + "B", "name_combining_marks", id="98-marks-on-a"
+        ),
+        pytest.param(
+            "Bu\u0308\u0303\u0301\u0300di", "name_combining_marks", id="4-marks"
+        ),
+        pytest.param(
+            "Asep \u0301Sunandar", "name_combining_marks", id="mark-on-a-space"
+        ),
+        pytest.param("\u0301Asep", "name_combining_marks", id="mark-on-nothing"),
+        pytest.param("Bu\u200edi", "name_hidden_character", id="left-to-right-mark"),
+        pytest.param("Bu\u2066di", "name_hidden_character", id="bidi-isolate"),
+        pytest.param("Bu\ue000di", "name_invalid_character", id="private-use"),
+        pytest.param("Bu\u0378di", "name_invalid_character", id="unassigned"),
         pytest.param("B", "name_too_short", id="one-letter"),
         pytest.param("  b  ", "name_too_short", id="one-letter-in-spaces"),
         pytest.param("A" * 101, "name_too_long", id="hundred-and-one-characters"),
@@ -178,6 +201,20 @@ def email_of_length(length: int) -> str:
         ),
         pytest.param("budi+ktp@GMAIL.COM", "budi+ktp@gmail.com", id="plus-address"),
         pytest.param(email_of_length(254), email_of_length(254), id="254-characters"),
+        pytest.param(
+            "Budi@Bücher.ID", "Budi@xn--bcher-kva.id", id="international-domain-idna"
+        ),
+        pytest.param(
+            "budi@XN--BCHER-KVA.id", "budi@xn--bcher-kva.id", id="punycode-lowercased"
+        ),
+        pytest.param(
+            "budi@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.id",
+            "budi@example.id",
+            id="full-width-letters-mapped",
+        ),
+        pytest.param(
+            "budi@пример.рф", "budi@xn--e1afmkfd.xn--p1ai", id="all-cyrillic-domain"
+        ),
     ],
 )
 def test_it_normalises_an_email_address(raw: str, expected: str) -> None:
@@ -196,6 +233,18 @@ def test_it_normalises_an_email_address(raw: str, expected: str) -> None:
         pytest.param("budi@example..com", "email_invalid", id="empty-label"),
         pytest.param("", "email_invalid", id="empty"),
         pytest.param(email_of_length(255), "email_too_long", id="255-characters"),
+        pytest.param(
+            "budi@ex\u0430mple.id", "email_mixed_script", id="cyrillic-a-in-latin"
+        ),
+        pytest.param(
+            "budi@g\u03bfogle.com", "email_mixed_script", id="greek-omicron-in-latin"
+        ),
+        pytest.param(
+            "budi@xn--exmple-4nf.id", "email_mixed_script", id="mixed-in-punycode"
+        ),
+        pytest.param("budi@xn--zz.id", "email_invalid", id="broken-punycode"),
+        pytest.param("budi@exa\u200bmple.id", "email_invalid", id="zero-width-space"),
+        pytest.param("b\u0443di@example.id", "email_invalid", id="cyrillic-local-part"),
     ],
 )
 def test_it_refuses_an_email_address(raw: str, code: str) -> None:

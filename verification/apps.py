@@ -7,4 +7,4 @@ class VerificationConfig(AppConfig):
     verbose_name = _("Identity verification")
 
     def ready(self) -> None:
-        from verification import checks  # noqa: F401 (registers the checks)
+        from verification import checks, staff_sessions  # noqa: F401 (registers)

@@ -43,6 +43,11 @@ def normalise(address: str) -> str:
     return str(ip)
 
 
-def axes_client_address(request: HttpRequest) -> str:
-    """The same address, for django-axes' AXES_CLIENT_IP_CALLABLE."""
-    return client_address(request)
+def axes_client_address(request: HttpRequest) -> str | None:
+    """The same address, for django-axes' AXES_CLIENT_IP_CALLABLE, in the form its
+    IP address column takes: an IPv6 client's /64 as the block's first address,
+    and None (counted together) when there is none."""
+    address = client_address(request)
+    if address == UNKNOWN:
+        return None
+    return address.removesuffix("/64")
