@@ -76,7 +76,8 @@ def require_two_step(get_response: Callable[[HttpRequest], HttpResponse]):
             reverse("admin:logout"),
         ):
             user = request.user
-            if must_use_two_step(user) and not user.is_verified():  # type: ignore[union-attr]
+            # is_verified first: it costs nothing, the device lookup a query.
+            if not user.is_verified() and must_use_two_step(user):  # type: ignore[union-attr]
                 page = "two_step_verify" if confirmed_device(user) else "two_step_setup"  # type: ignore[arg-type]
                 query = urlencode({"next": request.get_full_path()})
                 return HttpResponseRedirect(f"{reverse(page)}?{query}")
