@@ -20,7 +20,6 @@ from PIL.JpegImagePlugin import JpegImageFile
 from playwright.sync_api import Page, expect
 
 from tests.applying import ktp_bytes
-from tests.email_codes import newest_code
 from tests.browsing import (
     Complaints,
     assert_accessible,
@@ -28,6 +27,7 @@ from tests.browsing import (
     new_context,
     write_y4m,
 )
+from tests.email_codes import newest_code
 from tests.kredibel_payloads import Canned, serve_canned
 from tests.photos import FACE_PORTRAIT, phone_jpeg
 from tests.reviewing import make_user
