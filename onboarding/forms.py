@@ -23,9 +23,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from onboarding import images, nik, quality, validators
-from onboarding.models import PendingPhoto
+from onboarding.models import CODE_DIGITS, CodeCheck, EmailCode, PendingPhoto
 from onboarding.privacy import PRIVACY_NOTICE_VERSION
 from verification.integrations.models import VerificationSession
 from verification.kredibel import FACE_IMAGE_LIMITS, IDENTITY_IMAGE_LIMITS
@@ -476,6 +477,81 @@ class RegistrationForm(forms.Form):
             "emailAddress": data["emailAddress"],
             "phoneNumber": data["phoneNumber"],
         }
+
+
+class EmailCodeForm(forms.Form):
+    """The code emailed to the applicant (see EmailCode), checked against the
+    form's newest code: `clean_code` counts the try and says what was wrong."""
+
+    code = forms.CharField(
+        label=_("Code from the email"),
+        max_length=20,
+        help_text=_("6 digits."),
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "spellcheck": "false",
+                "size": "8",
+            }
+        ),
+        error_messages={"required": _("Enter the 6-digit code from the email.")},
+    )
+
+    def __init__(self, *args: Any, email_code: EmailCode, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email_code = email_code
+
+    def clean_code(self) -> str:
+        value = "".join(self.cleaned_data["code"].split()).replace("-", "")
+        if not (value.isascii() and value.isdigit() and len(value) == CODE_DIGITS):
+            raise ValidationError(
+                _("The code is 6 digits, for example 123456."), code="code_format"
+            )
+        result = self.email_code.try_code(value)
+        if result is CodeCheck.RIGHT:
+            return value
+        raise code_error(result, self.email_code)
+
+
+def code_error(result: CodeCheck, email_code: EmailCode) -> ValidationError:
+    """What was wrong with a code the applicant typed, in their language."""
+    if result is CodeCheck.WRONG and email_code.tries_left:
+        left = email_code.tries_left
+        return ValidationError(
+            ngettext(
+                "This is not the code we sent. Check the newest email from us "
+                "and try again: %(count)d try left.",
+                "This is not the code we sent. Check the newest email from us "
+                "and try again: %(count)d tries left.",
+                left,
+            ),
+            code="wrong_code",
+            params={"count": left},
+        )
+    if result in (CodeCheck.WRONG, CodeCheck.USED_UP):
+        return ValidationError(
+            _("Too many wrong tries for this code. Ask for a new code below."),
+            code="code_used_up",
+        )
+    if result is CodeCheck.EXPIRED:
+        return ValidationError(
+            _("This code has expired: a code works for %(minutes)d minutes. Ask "
+              "for a new code below."),
+            code="code_expired",
+            params={"minutes": settings.EMAIL_CODE_MINUTES},
+        )  # fmt: skip
+    if email_code.state == EmailCode.State.FAILED:
+        return ValidationError(
+            _("We could not send the email with the code. Check the address, or "
+              "ask for a new code below."),
+            code="code_not_sent",
+        )  # fmt: skip
+    return ValidationError(
+        _("The email with the code is on its way. Please wait for it, then enter "
+          "the code."),
+        code="code_on_its_way",
+    )  # fmt: skip
 
 
 def fields_to_fix(attempt: Attempt) -> set[str]:

@@ -5,30 +5,37 @@
   hand-off to a phone, so that nobody takes a selfie twice because of a typo.
 - A Handoff carries a half-filled form from a desktop without a camera to a phone,
   through a signed, short-lived link.
+- An EmailCode is the 6-digit code emailed to the applicant before the paid call
+  (EMAIL_CODE_REQUIRED): only a form whose address was confirmed with it is sent.
 
-Both belong to one browser (a random id kept in the session). Photos are deleted once
-sent; both are deleted when a day old (onboarding.tasks.purge_drafts). Both are
+All belong to one browser (a random id kept in the session). Photos are deleted once
+sent; all are deleted when a day old (onboarding.tasks.purge_drafts). All are
 encrypted at rest: the photos by the private storage, the hand-off's values (what was
-typed) by their field.
+typed) and the code's address by their fields; the code itself is kept only as a
+keyed hash.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 import secrets
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from verification import tokens
-from verification.fields import EncryptedJSONField
+from verification.fields import BlindIndexField, EncryptedCharField, EncryptedJSONField
+from verification.lookups import email_digest
 
 HANDOFF_SALT = "onboarding.handoff"
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -187,6 +194,199 @@ class Handoff(models.Model):
         photos = [self.values.get(f"{kind}Photo") for kind in ("face", "identity")]
         PendingPhoto.objects.filter(token__in=[t for t in photos if t]).update(
             browser=browser
+        )
+
+    @classmethod
+    def purge_old(cls) -> int:
+        cutoff = timezone.now() - DRAFT_LIFETIME
+        return cls.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+CODE_DIGITS = 6
+CODE_SALT = "onboarding.email_code"
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+class CodeCheck(enum.Enum):
+    RIGHT = "right"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    USED_UP = "used_up"  # too many wrong tries
+    NOT_SENT = "not_sent"  # not (yet) emailed, or the email could not be sent
+
+
+class EmailCode(models.Model):
+    """A code emailed to the address of one form (its submission id, in one
+    browser). The worker makes the code when it sends the email and keeps only its
+    keyed hash; it works for EMAIL_CODE_MINUTES from then, for EMAIL_CODE_TRIES
+    tries. A form's codes are numbered (`generation`): only the newest counts, so
+    a new code (a resend, a changed address) invalidates the ones before it, and
+    two requests that both ask for the next one make one row between them."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENDING = "sending", _("Being sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Could not be sent")
+        SUPERSEDED = "superseded", _("Not sent: a newer code followed")
+
+    browser = models.CharField(max_length=64)
+    submission = models.UUIDField()
+    generation = models.PositiveIntegerField(default=1)
+    email_address = EncryptedCharField(max_length=320)
+    email_digest = BlindIndexField(source="email_address", digest=email_digest)
+    language = models.CharField(max_length=10)
+    state = models.CharField(max_length=12, choices=State, default=State.PENDING)
+    code_hash = models.CharField(max_length=64, blank=True)
+    send_tries = models.PositiveSmallIntegerField(default=0)
+    # Every try counts, right or wrong; a right one gives its try back.
+    tries = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("email code")
+        verbose_name_plural = _("email codes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["browser", "submission", "generation"],
+                name="one_email_code_per_generation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.submission} #{self.generation}"
+
+    @classmethod
+    def current(cls, *, browser: str, submission: uuid.UUID) -> EmailCode | None:
+        """The form's newest code, the only one that counts."""
+        codes = cls.objects.filter(browser=browser, submission=submission)
+        return codes.order_by("-generation").first()
+
+    @classmethod
+    def issue(
+        cls, *, browser: str, submission: uuid.UUID, email: str, language: str
+    ) -> EmailCode:
+        """A new code for the form, to `email` (the worker makes and sends it:
+        call onboarding.tasks.send_email_code). Of two requests asking at once,
+        one makes it and both get it."""
+        for _attempt in range(3):
+            latest = cls.current(browser=browser, submission=submission)
+            generation = latest.generation + 1 if latest else 1
+            try:
+                with transaction.atomic():
+                    return cls.objects.create(
+                        browser=browser,
+                        submission=submission,
+                        generation=generation,
+                        email_address=email,
+                        language=language,
+                    )
+            except IntegrityError:
+                made = cls.objects.filter(
+                    browser=browser, submission=submission, generation=generation
+                ).first()
+                if made is not None and made.is_for(email):
+                    return made
+        raise IntegrityError("the form's codes keep changing")  # pragma: no cover
+
+    def is_for(self, email: str) -> bool:
+        return constant_time_compare(self.email_digest, email_digest(email))
+
+    # Times -------------------------------------------------------------------------
+
+    @property
+    def expires_at(self) -> datetime | None:
+        if self.sent_at is None:
+            return None
+        return self.sent_at + timedelta(minutes=settings.EMAIL_CODE_MINUTES)
+
+    @property
+    def resend_at(self) -> datetime:
+        """When a new code to the same address may be asked for."""
+        return self.created_at + timedelta(seconds=settings.EMAIL_CODE_RESEND_SECONDS)
+
+    def may_resend(self, now: datetime | None = None) -> bool:
+        return (now or timezone.now()) >= self.resend_at
+
+    def expired(self, now: datetime | None = None) -> bool:
+        expires_at = self.expires_at
+        return expires_at is not None and (now or timezone.now()) >= expires_at
+
+    @property
+    def tries_left(self) -> int:
+        return max(0, settings.EMAIL_CODE_TRIES - self.tries)
+
+    def usable(self, now: datetime | None = None) -> bool:
+        """Whether the applicant can still confirm with this code (or will, once
+        it arrives)."""
+        return self.state != self.State.SUPERSEDED and self.problem(now) is None
+
+    def problem(self, now: datetime | None = None) -> CodeCheck | None:
+        """Why the code can no longer confirm the address, if it cannot."""
+        if self.confirmed_at is not None:
+            return None
+        if self.state == self.State.FAILED:
+            return CodeCheck.NOT_SENT
+        if self.expired(now):
+            return CodeCheck.EXPIRED
+        if self.tries_left <= 0:
+            return CodeCheck.USED_UP
+        return None
+
+    # The code ----------------------------------------------------------------------
+
+    def digest(self, code: str) -> str:
+        return salted_hmac(
+            CODE_SALT, f"{self.pk}:{code}", algorithm="sha256"
+        ).hexdigest()
+
+    def try_code(self, code: str, *, now: datetime | None = None) -> CodeCheck:
+        """Whether `code` confirms the address. A try is counted in the database
+        before the code is compared, so however many processes take guesses at
+        once, no more than EMAIL_CODE_TRIES are compared."""
+        now = now or timezone.now()
+        matches = bool(self.code_hash) and constant_time_compare(
+            self.digest(code), self.code_hash
+        )
+        if self.confirmed_at is not None:  # the same form sent twice
+            return CodeCheck.RIGHT if matches else CodeCheck.WRONG
+        if not self.code_hash or self.state == self.State.FAILED:
+            return CodeCheck.NOT_SENT
+        if self.expired(now):
+            return CodeCheck.EXPIRED
+        counted = EmailCode.objects.filter(
+            pk=self.pk, tries__lt=settings.EMAIL_CODE_TRIES
+        ).update(tries=F("tries") + 1)
+        if not counted:
+            self.tries = settings.EMAIL_CODE_TRIES
+            return CodeCheck.USED_UP
+        if matches:
+            EmailCode.objects.filter(pk=self.pk).update(
+                tries=F("tries") - 1, confirmed_at=now
+            )
+            self.refresh_from_db(fields=["tries", "confirmed_at"])
+            return CodeCheck.RIGHT
+        self.refresh_from_db(fields=["tries"])
+        return CodeCheck.WRONG
+
+    @classmethod
+    def confirmed(cls, *, browser: str, submission: uuid.UUID, email: str) -> bool:
+        """Whether the form's newest code confirmed `email`."""
+        latest = cls.current(browser=browser, submission=submission)
+        return bool(latest and latest.confirmed_at and latest.is_for(email))
+
+    @classmethod
+    def forget_addresses(cls, *, browser: str, submission: uuid.UUID) -> None:
+        """Once the form's attempt holds the address, its codes need it no more
+        (their digests still tell a second send of the form that it was
+        confirmed)."""
+        cls.objects.filter(browser=browser, submission=submission).update(
+            email_address=""
         )
 
     @classmethod

@@ -418,6 +418,19 @@ if min(VERIFICATIONS_PER_IP_PER_HOUR, DAILY_VERIFICATION_BUDGET) < 0:
     )
 STATUS_LINK_MAX_AGE_DAYS = env.int("STATUS_LINK_MAX_AGE_DAYS", default=30)
 HANDOFF_LINK_MAX_AGE_MINUTES = env.int("HANDOFF_LINK_MAX_AGE_MINUTES", default=15)
+# A 6-digit code emailed after the review step's send: the attempt (and its paid
+# call) is made only once the applicant typed it. On by default in production mode.
+# It works for EMAIL_CODE_MINUTES and EMAIL_CODE_TRIES tries; a new one to the same
+# address can be asked for EMAIL_CODE_RESEND_SECONDS after the last.
+EMAIL_CODE_REQUIRED = env.bool("EMAIL_CODE_REQUIRED", default=PRODUCTION)
+EMAIL_CODE_MINUTES = env.int("EMAIL_CODE_MINUTES", default=10)
+EMAIL_CODE_TRIES = env.int("EMAIL_CODE_TRIES", default=5)
+EMAIL_CODE_RESEND_SECONDS = env.int("EMAIL_CODE_RESEND_SECONDS", default=60)
+if min(EMAIL_CODE_MINUTES, EMAIL_CODE_TRIES) < 1 or EMAIL_CODE_RESEND_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "EMAIL_CODE_MINUTES and EMAIL_CODE_TRIES must be at least 1, "
+        "EMAIL_CODE_RESEND_SECONDS at least 0."
+    )
 # Automatic retries of a provider call that failed in a way a retry can fix (5xx,
 # 429, connection failures): exponential backoff with full jitter.
 VERIFY_MAX_TRIES = env.int("VERIFY_MAX_TRIES", default=6)

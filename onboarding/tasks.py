@@ -1,5 +1,6 @@
-"""Housekeeping for the form's drafts: photos and hand-offs never sent are deleted
-once a day old (the privacy notice promises it)."""
+"""The form's tasks: the email code's email (email lane), and housekeeping for the
+drafts: photos, hand-offs and email codes never sent are deleted once a day old (the
+privacy notice promises it)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,22 @@ from datetime import timedelta
 from django.tasks import task
 from django.utils import timezone
 
-from onboarding.models import DRAFT_LIFETIME, Handoff, PendingPhoto
+from onboarding import email_codes
+from onboarding.models import DRAFT_LIFETIME, EmailCode, Handoff, PendingPhoto
 from verification.queue import enqueue_once
 
 
 @task(queue_name="housekeeping")
 def purge_drafts() -> None:
-    """Delete photos and hand-offs that were never sent and are a day old."""
+    """Delete photos, hand-offs and email codes a day old (sent or not)."""
     PendingPhoto.purge_old()
     Handoff.purge_old()
+    EmailCode.purge_old()
+
+
+@task(queue_name="email")
+def send_email_code(code_id: int) -> None:
+    email_codes.send_code(code_id=code_id)
 
 
 def schedule_purge() -> None:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("register/", views.register, name="register"),
     path("register/edit/", views.register_edit, name="register_edit"),
     path("register/confirm/", views.register_confirm, name="register_confirm"),
+    path("register/code/", views.register_code, name="register_code"),
     path("register/language/", views.register_language, name="register_language"),
     path("register/retry/<uuid:code>/", views.register_retry, name="register_retry"),
     path("register/photo/<str:token>/", views.pending_photo, name="pending_photo"),

@@ -7,7 +7,10 @@ adds an attempt to any browser that opens it.
 
 The form's journey: `register` (the form; valid data goes on to the review step),
 `register_edit` (the review step's Change buttons), `register_confirm` (the review
-step's send), `register_language` (the language switch on either page).
+step's send), `register_code` (with EMAIL_CODE_REQUIRED: the page that asks for the
+code emailed after that send), `register_language` (the language switch on any of
+these pages). Each page carries what was typed as hidden fields and the photos as
+tokens; nothing typed goes into the session or a URL.
 """
 
 from __future__ import annotations
@@ -22,24 +25,27 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
+from onboarding import email_codes
 from onboarding import tasks as onboarding_tasks
 from onboarding.forms import (
     CONTACT_FIELDS,
     FORM_ORDER,
     KTP_FIELDS,
     PHOTO_FIELDS,
+    EmailCodeForm,
     RegistrationForm,
+    code_error,
     photo_settings,
     script_messages,
 )
-from onboarding.models import Handoff, PendingPhoto
+from onboarding.models import EmailCode, Handoff, PendingPhoto
 from onboarding.outcomes import decision_message, status_context
 from onboarding.privacy import PRIVACY_NOTICE_VERSION, retention_periods
 from verification.clients import client_address
@@ -196,21 +202,59 @@ def register_edit(request: HttpRequest) -> HttpResponse:
 @require_POST
 def register_confirm(request: HttpRequest) -> HttpResponse:
     """The review step's "send": store the attempt, queue its verification and go to
-    the status page without waiting for the provider. The same form sent again (a
+    the status page without waiting for the provider; with EMAIL_CODE_REQUIRED, the
+    code page first, unless the address is confirmed. The same form sent again (a
     double click, Back and send) leads to the attempt it already made."""
     already = sent_before(request)
     if already:
         return redirect("status", code=already.code)
     form = bound_form(request, files=False, confirming=True)
     if not form.is_valid():
-        # The other request of a double click may have sent it meanwhile (and
-        # cleared its photos): the applicant goes where that one went.
-        already = sent_before(request)
-        if already:
-            return redirect("status", code=already.code)
-        if form.only_confirmations_missing():
-            return render_review(request, form)
-        return render_form(request, form.with_photo_tokens())
+        return form_again(request, form)
+    if code_needed(form):
+        return ask_for_code(request, form)
+    return send_application(request, form)
+
+
+@never_cache
+@sensitive_post_parameters()
+@require_POST
+def register_code(request: HttpRequest) -> HttpResponse:
+    """The code page's buttons: the code (the right one sends the application as
+    the review step's send does), or "send a new code"."""
+    already = sent_before(request)
+    if already:
+        return redirect("status", code=already.code)
+    form = bound_form(request, files=False, confirming=True)
+    if not form.is_valid():
+        return form_again(request, form)
+    current = form_code(form)
+    if current is None or not current.is_for(form.cleaned_data["emailAddress"]):
+        return ask_for_code(request, form)  # a changed address: a code for it
+    if "resend" in request.POST:
+        if not current.may_resend():
+            return render_code(request, form, current, too_soon=True)
+        return render_code(request, form, issue_code(request, form), resent=True)
+    code_form = EmailCodeForm(request.POST, email_code=current)
+    if not code_form.is_valid():
+        return render_code(request, form, current, code_form)
+    return send_application(request, form)
+
+
+def form_again(request: HttpRequest, form: RegistrationForm) -> HttpResponse:
+    """A send whose form is no longer valid: the review step again when only a
+    confirmation is missing, otherwise the form."""
+    # The other request of a double click may have sent it meanwhile (and cleared
+    # its photos): the applicant goes where that one went.
+    already = sent_before(request)
+    if already:
+        return redirect("status", code=already.code)
+    if form.only_confirmations_missing():
+        return render_review(request, form)
+    return render_form(request, form.with_photo_tokens())
+
+
+def send_application(request: HttpRequest, form: RegistrationForm) -> HttpResponse:
     try:
         attempt, created = form.submit(language=get_language())
     except LimitReached:
@@ -226,6 +270,9 @@ def register_confirm(request: HttpRequest) -> HttpResponse:
         raise Http404
     if created:
         onboarding_tasks.purge_drafts.enqueue()
+    EmailCode.forget_addresses(
+        browser=form.browser, submission=form.cleaned_data["submission"]
+    )
     remember_attempt(request, attempt)
     return redirect("status", code=attempt.code)
 
@@ -244,16 +291,25 @@ def sent_before(request: HttpRequest) -> Attempt | None:
 @sensitive_post_parameters()
 @require_POST
 def register_language(request: HttpRequest) -> HttpResponse:
-    """The language switch on the form and the review step: the form posts itself
-    here, and the same step comes back in the other language with everything typed
-    and every photo kept."""
+    """The language switch on the form, the review step and the code page: the
+    form posts itself here, and the same step comes back in the other language with
+    everything typed and every photo kept."""
     language = request.POST.get("language", "")
     if language not in dict(settings.LANGUAGES):
         language = get_language()
     translation.activate(language)
     form = bound_form(request)
-    if request.POST.get("step") == "review" and form.is_valid():
-        response = render_review(request, form)
+    step = request.POST.get("step")
+    if step in ("review", "code") and form.is_valid():
+        current = form_code(form) if step == "code" else None
+        if current is not None and current.is_for(form.cleaned_data["emailAddress"]):
+            code_form = EmailCodeForm(
+                initial={"code": request.POST.get("code", "")[:20]},
+                email_code=current,
+            )
+            response = render_code(request, form, current, code_form)
+        else:
+            response = render_review(request, form)
     else:
         form.is_valid()  # keeps the photos that pass
         form.keep_only_photo_errors()
@@ -318,8 +374,89 @@ def render_review(request: HttpRequest, form: RegistrationForm) -> HttpResponse:
         "warning_messages": form.photo_warning_messages(),
         "nik_warnings": form.nik_warnings,
         "birth_date_mismatch": form.birth_date_mismatch,
+        "email_code_required": settings.EMAIL_CODE_REQUIRED,
     }
     return render(request, "onboarding/review.html", context)
+
+
+# The email code ----------------------------------------------------------------------
+
+
+def code_needed(form: RegistrationForm) -> bool:
+    """Whether the (valid) form waits for its address to be confirmed."""
+    if not settings.EMAIL_CODE_REQUIRED:
+        return False
+    return not EmailCode.confirmed(
+        browser=form.browser,
+        submission=form.cleaned_data["submission"],
+        email=form.cleaned_data["emailAddress"],
+    )
+
+
+def form_code(form: RegistrationForm) -> EmailCode | None:
+    return EmailCode.current(
+        browser=form.browser, submission=form.cleaned_data["submission"]
+    )
+
+
+def issue_code(request: HttpRequest, form: RegistrationForm) -> EmailCode:
+    onboarding_tasks.schedule_purge()  # for the code's row
+    return email_codes.issue_code(
+        browser=form.browser,
+        submission=form.cleaned_data["submission"],
+        email=form.cleaned_data["emailAddress"],
+        language=get_language(),
+    )
+
+
+def ask_for_code(request: HttpRequest, form: RegistrationForm) -> HttpResponse:
+    """The code page, with a code on its way to the form's address: the form's
+    newest code while it is for this address and can still be used (or cannot be
+    replaced yet), a new one otherwise (the first, or one for a changed address)."""
+    current = form_code(form)
+    if current is None or not current.is_for(form.cleaned_data["emailAddress"]):
+        return render_code(request, form, issue_code(request, form))
+    if not current.usable() and current.may_resend():
+        return render_code(request, form, issue_code(request, form))
+    return render_code(request, form, current)
+
+
+def render_code(
+    request: HttpRequest,
+    form: RegistrationForm,
+    email_code: EmailCode,
+    code_form: EmailCodeForm | None = None,
+    *,
+    resent: bool = False,
+    too_soon: bool = False,
+) -> HttpResponse:
+    """The page that asks for the code, carrying the form as the review step
+    does. A code that can no longer be used says so beside the field."""
+    code_form = code_form or EmailCodeForm(email_code=email_code)
+    problem = email_code.problem()
+    if problem is not None and not code_form.errors:
+        code_form.errors["code"] = code_form.error_class(
+            code_error(problem, email_code).messages
+        )
+    wait = max(0, int((email_code.resend_at - timezone.now()).total_seconds()) + 1)
+    context = {
+        "form": form,
+        "code_form": code_form,
+        "values": form.values(),
+        "photos": form.photo_tokens(),
+        "confirmations": [
+            name
+            for name in ("confirmBirthDate", "acceptPhotoWarnings")
+            if form.cleaned_data.get(name)
+        ],
+        "email_code": email_code,
+        "minutes": settings.EMAIL_CODE_MINUTES,
+        "resent": resent,
+        "too_soon": too_soon,
+        "wait_seconds": 0 if email_code.may_resend() else wait,
+        "resend_at": email_code.resend_at,
+    }
+    return render(request, "onboarding/email_code.html", context)
 
 
 @require_GET

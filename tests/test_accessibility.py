@@ -1,7 +1,8 @@
 """axe-core finds nothing, of any impact, on every page and state an applicant or a
 reviewer meets, in both languages, with the site's real Content Security Policy:
 the form (empty, with errors, with the camera, after a capture, with a file
-instead), the review step (with warnings and their errors), the status page in
+instead), the review step (with warnings and their errors), the email code page
+(as it comes, with an error, with a new code asked for too soon), the status page in
 every outcome, a fix and an apply-again form, the hand-off, an expired link, the
 secondary buttons while hovered, and the admin's login, index, lists, search and
 attempt page; the authenticator app's setup, the code asked at login (with their
@@ -238,6 +239,35 @@ def test_no_accessibility_violations_anywhere_an_applicant_goes(
 
     assert not audit.problems, "\n".join(audit.problems)
     assert len(audit.checked) >= 20
+    assert not complaints.errors, complaints.errors
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_no_accessibility_violations_on_the_email_code_page(
+    sandbox, settings, photos, language
+):
+    settings.EMAIL_CODE_REQUIRED = True
+    words = WORDS[language]
+    with chromium() as browser:
+        context = new_context(browser, sandbox.url, language=language)
+        complaints = Complaints()
+        page = complaints.watch(context.new_page())
+        audit = Audit(page, language)
+        send_with_files(page, words, photos, nik=VALID_NIK, selfie="selfie")
+        page.locator("[data-review] [data-submit]").click()
+        page.locator("[data-email-code]").wait_for()
+        audit.check("email code")
+
+        page.fill("#id_code", "12")
+        page.locator("[data-email-code] [data-submit]").click()
+        page.locator("#id_code_error:not(:empty)").wait_for()
+        audit.check("email code, refused")
+        page.locator("button[name=resend]").click()
+        page.locator("#resend-wait[role=alert]").wait_for()
+        audit.check("email code, a new one asked for too soon")
+
+    assert not audit.problems, "\n".join(audit.problems)
+    assert len(audit.checked) == 3
     assert not complaints.errors, complaints.errors
 
 

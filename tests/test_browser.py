@@ -27,6 +27,7 @@ from tests.browsing import (
     new_context,
     write_y4m,
 )
+from tests.email_codes import newest_code
 from tests.kredibel_payloads import Canned, serve_canned
 from tests.photos import FACE_PORTRAIT, phone_jpeg
 from tests.reviewing import make_user
@@ -277,6 +278,114 @@ def test_the_form_works_without_javascript(provider, live_server, ktp_file, tmp_
             page.get_by_role("heading", name="Your identity is verified")
         ).to_be_visible(timeout=20000)
     assert len(provider.received) == 1
+
+
+def other_code(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+def test_with_the_email_code_the_applicant_types_the_code_from_the_email(
+    provider, live_server, cameras, ktp_file, settings
+):
+    settings.EMAIL_CODE_REQUIRED = True
+    with chromium(camera_feed=cameras["1280x720"]) as browser:
+        complaints = Complaints()
+        page = complaints.watch(new_context(browser, live_server.url).new_page())
+        page.goto("/register/")
+        fill_details(page)
+        selfie, capture = open_selfie_camera(page)
+        capture.click()
+        expect(selfie.locator("[data-captured]")).to_be_visible()
+        page.set_input_files("#id_identityImage", str(ktp_file))
+        page.check("#id_consent")
+        page.get_by_role("button", name="Continue to review").click()
+        expect(page.get_by_text("we email you a 6-digit code")).to_be_visible()
+        page.get_by_role("button", name="Send for verification").click()
+
+        expect(
+            page.get_by_role("heading", name="Enter the code from your email")
+        ).to_be_visible()
+        expect(
+            page.get_by_text("We sent a 6-digit code to asep@example.com")
+        ).to_be_visible()
+        code_field = page.get_by_label("Code from the email")
+        expect(code_field).to_be_focused()
+        code = newest_code("asep@example.com")
+        code_field.fill(other_code(code))
+        page.get_by_role("button", name="Confirm and send for verification").click()
+        expect(page.locator("#id_code_error")).to_have_text(
+            re.compile(r"This is not the code we sent.*4 tries left")
+        )
+        assert not Attempt.objects.exists()
+        assert_accessible(page)
+        page.get_by_label("Code from the email").fill(code)
+        page.get_by_role("button", name="Confirm and send for verification").click()
+
+        expect(
+            page.get_by_role("heading", name="We are checking your identity")
+        ).to_be_visible()
+        run_worker()
+        expect(
+            page.get_by_role("heading", name="Your identity is verified")
+        ).to_be_visible(timeout=20000)
+        assert not complaints.errors
+
+    assert len(provider.received) == 1
+    assert Attempt.objects.get().email_address == "asep@example.com"
+
+
+def test_the_email_code_works_without_javascript_and_a_new_address_gets_its_own(
+    provider, live_server, ktp_file, tmp_path, settings
+):
+    settings.EMAIL_CODE_REQUIRED = True
+    selfie = tmp_path / "selfie.jpg"
+    Image.open(FACE_PORTRAIT).convert("RGB").resize((960, 1280)).save(
+        selfie, quality=95
+    )
+    with chromium(camera_feed=None) as browser:
+        context = new_context(browser, live_server.url, java_script_enabled=False)
+        page = context.new_page()
+        page.goto("/register/")
+        fill_details(page)
+        page.set_input_files("#id_faceImage", str(selfie))
+        page.set_input_files("#id_identityImage", str(ktp_file))
+        page.check("#id_consent")
+        page.get_by_role("button", name="Continue to review").click()
+        page.get_by_role("button", name="Send for verification").click()
+        expect(
+            page.get_by_role("heading", name="Enter the code from your email")
+        ).to_be_visible()
+        first = newest_code("asep@example.com")
+
+        # A typo in the address: change it; the new address gets a code of its own.
+        page.get_by_role("button", name="Change the email address").click()
+        expect(page.locator("#id_emailAddress")).to_be_focused()
+        expect(page.locator("#id_fullName")).to_have_value("ASEP SUPRIYADI")
+        page.fill("#id_emailAddress", "asep.supriyadi@example.com")
+        page.get_by_role("button", name="Continue to review").click()
+        page.get_by_role("button", name="Send for verification").click()
+        expect(
+            page.get_by_text("We sent a 6-digit code to asep.supriyadi@example.com")
+        ).to_be_visible()
+        second = newest_code("asep.supriyadi@example.com")
+        if first != second:
+            page.get_by_label("Code from the email").fill(first)
+            page.get_by_role("button", name="Confirm and send for verification").click()
+            expect(page.locator("#id_code_error")).to_contain_text(
+                "This is not the code we sent."
+            )
+        page.get_by_label("Code from the email").fill(second)
+        page.get_by_role("button", name="Confirm and send for verification").click()
+
+        expect(
+            page.get_by_role("heading", name="We are checking your identity")
+        ).to_be_visible()
+        run_worker()
+        expect(
+            page.get_by_role("heading", name="Your identity is verified")
+        ).to_be_visible(timeout=20000)
+    assert len(provider.received) == 1
+    assert Attempt.objects.get().email_address == "asep.supriyadi@example.com"
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,13 @@ NOT_IDENTITY = {
     "onboarding.Handoff.created_at": "time",
     "onboarding.Handoff.opened_by": "random browser id",
     "onboarding.Handoff.created_by": "random browser id",
+    "onboarding.EmailCode.browser": "random browser id",
+    "onboarding.EmailCode.language": "language",
+    "onboarding.EmailCode.state": "state",
+    "onboarding.EmailCode.code_hash": "keyed hash of a random code",
+    "onboarding.EmailCode.created_at": "time",
+    "onboarding.EmailCode.sent_at": "time",
+    "onboarding.EmailCode.confirmed_at": "time",
     "verification.Applicant.nik_masked": "10 of 16 digits, the audit record's",
     "verification.Applicant.created_at": "time",
     "verification.Applicant.redacted_at": "time",
@@ -261,6 +268,7 @@ def test_the_identity_fields_are_the_encrypted_ones():
         "verification.Attempt.identity_image",
         "onboarding.PendingPhoto.image",
         "onboarding.Handoff.values",
+        "onboarding.EmailCode.email_address",
         "integrations.VerificationSession.prefill",
     } <= encrypted
 

@@ -183,3 +183,34 @@ def test_the_demo_data_commands_refuse_production_mode_and_touch_nothing(
         for table in ("auth_user", "verification_applicant", "verification_attempt"):
             (rows,) = database.execute(f"SELECT count(*) FROM {table}").fetchone()
             assert rows == 0, table
+
+
+def test_the_email_code_is_required_in_production_mode_and_off_on_the_defaults(
+    tmp_path,
+):
+    script = "from django.conf import settings; print(settings.EMAIL_CODE_REQUIRED)"
+
+    production = manage(
+        "shell", "-v", "0", "-c", script, env=PRODUCTION_ENV, tmp_path=tmp_path
+    )
+    embedded = manage("shell", "-v", "0", "-c", script, env={}, tmp_path=tmp_path)
+    turned_off = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        script,
+        env={**PRODUCTION_ENV, "EMAIL_CODE_REQUIRED": "false"},
+        tmp_path=tmp_path,
+    )
+
+    assert production.stdout.split() == ["True"], production.stderr
+    assert embedded.stdout.split() == ["False"], embedded.stderr
+    assert turned_off.stdout.split() == ["False"], turned_off.stderr
+
+
+def test_email_code_settings_that_cannot_work_stop_the_start(tmp_path):
+    result = manage("check", env={"EMAIL_CODE_TRIES": "0"}, tmp_path=tmp_path)
+
+    assert result.returncode != 0
+    assert "EMAIL_CODE_MINUTES and EMAIL_CODE_TRIES must be at least 1" in result.stderr

@@ -1,8 +1,8 @@
-// The review step: one click sends the application once.
+// The review step and the code page: one click sends the application once.
 "use strict";
 
 (function () {
-  const form = document.querySelector("[data-review]");
+  const form = document.querySelector("[data-review], [data-email-code]");
   if (!form) return;
   form.addEventListener("submit", (event) => {
     // Change, Retake and the language switch leave the step without sending.
