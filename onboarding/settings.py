@@ -222,7 +222,7 @@ USE_TZ = True
 
 # Static files are served by WhiteNoise; identity images are never static or public.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 PRIVATE_MEDIA_ROOT = Path(
     env.str("PRIVATE_MEDIA_ROOT", default=str(DATA_DIR / "private"))
@@ -273,6 +273,23 @@ STORAGES = {
 # accepted; form fields stay small.
 FILE_UPLOAD_HANDLERS = ["onboarding.uploads.CappedUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+
+# The web server `manage.py serve` runs in production mode (onboarding.webserver):
+# gunicorn processes, threads each (requests served at once per process), and how
+# long a request may keep its thread sending nothing: its head (request line and
+# headers) must be in within WEB_HEADER_TIMEOUT_SECONDS, and no read of its body
+# waits longer than WEB_READ_TIMEOUT_SECONDS.
+WEB_WORKERS = env.int("WEB_WORKERS", default=2)
+WEB_THREADS = env.int("WEB_THREADS", default=32)
+WEB_HEADER_TIMEOUT_SECONDS = env.float("WEB_HEADER_TIMEOUT_SECONDS", default=20.0)
+WEB_READ_TIMEOUT_SECONDS = env.float("WEB_READ_TIMEOUT_SECONDS", default=30.0)
+if min(WEB_WORKERS, WEB_THREADS) < 1 or (
+    min(WEB_HEADER_TIMEOUT_SECONDS, WEB_READ_TIMEOUT_SECONDS) <= 0
+):
+    raise ImproperlyConfigured(
+        "WEB_WORKERS and WEB_THREADS must be at least 1, WEB_HEADER_TIMEOUT_SECONDS "
+        "and WEB_READ_TIMEOUT_SECONDS more than 0."
+    )
 
 # Email: printed on the console unless EMAIL_URL names an SMTP server
 # (smtp+tls://user:password@host:587, smtps://..., consolemail://).
