@@ -291,6 +291,12 @@ if min(WEB_WORKERS, WEB_THREADS) < 1 or (
         "and WEB_READ_TIMEOUT_SECONDS more than 0."
     )
 
+# Photos decoded at the same time in one web process (onboarding.images): each
+# takes up to about 150 MB while it is decoded, whatever the file.
+IMAGE_DECODES_AT_ONCE = env.int("IMAGE_DECODES_AT_ONCE", default=2)
+if IMAGE_DECODES_AT_ONCE < 1:
+    raise ImproperlyConfigured("IMAGE_DECODES_AT_ONCE must be at least 1.")
+
 # Email: printed on the console unless EMAIL_URL names an SMTP server
 # (smtp+tls://user:password@host:587, smtps://..., consolemail://).
 _email = env.email_url("EMAIL_URL", default="consolemail://")
