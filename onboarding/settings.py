@@ -273,6 +273,11 @@ STORAGES = {
 # accepted; form fields stay small.
 FILE_UPLOAD_HANDLERS = ["onboarding.uploads.CappedUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+# A whole request: its size in bytes, refused (400) before it is read; room for
+# two photos of the largest size accepted, and for one a good deal larger, which is
+# still read and refused beside its field. Its file parts: the form has two.
+UPLOAD_MAX_REQUEST_BYTES = env.int("UPLOAD_MAX_REQUEST_BYTES", default=50_000_000)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("UPLOAD_MAX_FILES", default=2)
 
 # The web server `manage.py serve` runs in production mode (onboarding.webserver):
 # gunicorn processes, threads each (requests served at once per process), and how

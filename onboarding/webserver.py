@@ -76,7 +76,9 @@ class Connection(socket.socket):
 
     def _give_up(self, what: str, seconds: float) -> bytes:
         # No client address here: the access log has it, this line need not.
-        logger.info("Closed a connection that did not send %s within %g s.", what, seconds)
+        logger.info(
+            "Closed a connection that did not send %s within %g s.", what, seconds
+        )
         return b""
 
 

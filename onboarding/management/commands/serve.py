@@ -3,8 +3,8 @@
 With DEBUG on (the embedded default) the web server is Django's development server;
 in production mode it is gunicorn with threaded workers whose reads give up
 (onboarding.webserver): WEB_WORKERS processes of WEB_THREADS threads, so that a
-dozen slow clients leave everyone else served. Either way one `manage.py worker` runs beside it,
-with its lanes for provider calls, emails and housekeeping. If one of the two stops
+dozen slow clients leave everyone else served. Either way one `manage.py worker`
+runs beside it, with its lanes for provider calls, emails and housekeeping. If one of the two stops
 on its own, the other is stopped too and the command exits non-zero, so a process
 supervisor notices.
 
