@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection
+from contextlib import suppress
 from functools import cached_property
 from typing import Any
 
@@ -136,6 +137,7 @@ class RegistrationForm(forms.Form):
         self,
         *args: Any,
         browser: str,
+        client: str = "",
         attempts_in_session: int = 0,
         visible_attempts: Collection[str] = (),
         open_sessions: Collection[str] = (),
@@ -143,6 +145,7 @@ class RegistrationForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         """`browser`: the session's random browser id (whose photos these are);
+        `client`: the keyed digest of the client address (the photos' bound);
         `attempts_in_session`: attempts this browser has sent; `visible_attempts`:
         codes of the attempts this browser may see (a `retryOf` must be one);
         `open_sessions`: codes of the integrators' sessions whose URL this browser
@@ -150,6 +153,7 @@ class RegistrationForm(forms.Form):
         where the confirmations count."""
         super().__init__(*args, **kwargs)
         self.browser = browser
+        self.client = client
         self.attempts_in_session = attempts_in_session
         self.visible_attempts = {str(code) for code in visible_attempts}
         self.open_sessions = {str(code) for code in open_sessions}
@@ -183,11 +187,15 @@ class RegistrationForm(forms.Form):
                 ("identity", "identityImage", attempt.identity_image),
             ):
                 if field not in fix:
-                    with image.open("rb") as f:
+                    with image.open("rb") as f, suppress(ValidationError):
+                        # Past the address's bound the photo is asked for again.
                         photo = PendingPhoto.keep(
-                            browser=browser, kind=kind, data=f.read()
+                            browser=browser,
+                            kind=kind,
+                            data=f.read(),
+                            client=kwargs.get("client", ""),
                         )
-                    initial[f"{kind}Photo"] = photo.token
+                        initial[f"{kind}Photo"] = photo.token
         return cls.blank(browser=browser, initial=initial, **kwargs)
 
     @classmethod
@@ -286,6 +294,7 @@ class RegistrationForm(forms.Form):
                 kind=kind,
                 data=prepared.data,
                 warnings=prepared.warnings,
+                client=self.client,
             )
         else:
             token = self.data.get(f"{kind}Photo", "")

@@ -384,6 +384,21 @@ if NIK_STRUCTURE_CHECK not in ("block", "warn"):
     raise ImproperlyConfigured("NIK_STRUCTURE_CHECK must be 'block' or 'warn'.")
 ATTEMPTS_PER_NIK_PER_DAY = env.int("ATTEMPTS_PER_NIK_PER_DAY", default=5)
 ATTEMPTS_PER_SESSION = env.int("ATTEMPTS_PER_SESSION", default=10)
+# Photos kept between requests before an attempt exists (onboarding.models), over
+# the last 24 hours: per browser (past it, its oldest photos go) and per client
+# address (past it, a new photo is refused beside its field). An address may be
+# shared by many applicants (a mobile carrier's NAT), hence its larger bound.
+DRAFTS_PER_BROWSER = env.int("DRAFTS_PER_BROWSER", default=6)
+DRAFT_BYTES_PER_BROWSER = env.int("DRAFT_BYTES_PER_BROWSER", default=20_000_000)
+DRAFTS_PER_CLIENT_ADDRESS = env.int("DRAFTS_PER_CLIENT_ADDRESS", default=200)
+DRAFT_BYTES_PER_CLIENT_ADDRESS = env.int(
+    "DRAFT_BYTES_PER_CLIENT_ADDRESS", default=400_000_000
+)
+if DRAFTS_PER_BROWSER < 2 or DRAFTS_PER_CLIENT_ADDRESS < 2:
+    raise ImproperlyConfigured(
+        "DRAFTS_PER_BROWSER and DRAFTS_PER_CLIENT_ADDRESS must be at least 2 (a "
+        "selfie and a KTP photo)."
+    )
 STATUS_LINK_MAX_AGE_DAYS = env.int("STATUS_LINK_MAX_AGE_DAYS", default=30)
 HANDOFF_LINK_MAX_AGE_MINUTES = env.int("HANDOFF_LINK_MAX_AGE_MINUTES", default=15)
 # Automatic retries of a provider call that failed in a way a retry can fix (5xx,

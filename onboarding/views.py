@@ -42,9 +42,11 @@ from onboarding.forms import (
 from onboarding.models import Handoff, PendingPhoto
 from onboarding.outcomes import decision_message, status_context
 from onboarding.privacy import PRIVACY_NOTICE_VERSION, retention_periods
+from verification.clients import client_address
 from verification.integrations import sessions
 from verification.integrations.models import VerificationSession
 from verification.integrations.sessions import SessionClosed
+from verification.lookups import address_digest
 from verification.models import Attempt
 from verification.submission import LimitReached, can_retry, retry_failed_attempt
 
@@ -80,6 +82,7 @@ def session_options(request: HttpRequest) -> dict[str, Any]:
     """What the form knows of this browser's session."""
     return {
         "browser": browser_id(request),
+        "client": address_digest(client_address(request)),
         "attempts_in_session": request.session.get("created", 0),
         "visible_attempts": request.session.get("attempts", []),
         "open_sessions": request.session.get("sessions", []),

@@ -33,6 +33,12 @@ def nik_digest(nik: str) -> str:
     return _digest(nik)
 
 
+def address_digest(address: str) -> str:
+    """The keyed digest a client address (verification.clients.client_address) is
+    counted by where it is stored: the address itself never is."""
+    return _digest(address, domain="address\x00")
+
+
 def normalise_email(email: str) -> str:
     """The form of an address that lookups compare: case-folded, IDNA domain."""
     local, _, domain = email.strip().rpartition("@")
