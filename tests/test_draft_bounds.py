@@ -79,9 +79,7 @@ def test_a_browser_keeps_at_most_its_bytes_of_drafts(applicant, settings):
 
     stored = PendingPhoto.objects.aggregate(total=Sum("size"))["total"]
     assert 0 < stored <= 2_500_000
-    assert all(
-        photo.size == len(photo.read()) for photo in PendingPhoto.objects.all()
-    )
+    assert all(photo.size == len(photo.read()) for photo in PendingPhoto.objects.all())
 
 
 def test_past_an_address_bound_a_new_photo_is_refused_beside_its_field(settings):

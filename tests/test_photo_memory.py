@@ -5,12 +5,7 @@ own, as the web server would prepare it."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,51 +13,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from onboarding.models import PendingPhoto
 from tests.applying import details
 from tests.pages import form_fields
+from tests.memory import MEGABYTE, prepared_in_a_process
 from tests.photos import png_filled
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-MEGABYTE = 1024 * 1024
 # The server's memory for one photo, whatever the file.
 PHOTO_MEMORY_BUDGET = 150 * MEGABYTE
-
-# Prepares the photo in `argv[1]` as a selfie; prints what it came to and the
-# process's peak memory before and after (ru_maxrss: kilobytes on Linux).
-CHILD = """
-import json, os, resource, sys
-import django
-django.setup()
-from django.core.exceptions import ValidationError
-from onboarding import images
-data = open(sys.argv[1], "rb").read()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-try:
-    images.prepare_selfie(data)
-    outcome = "prepared"
-except ValidationError as error:
-    outcome = error.code
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"outcome": outcome, "before": before * 1024, "after": after * 1024}))
-"""
-
-
-def prepared_in_a_process(tmp_path: Path, data: bytes) -> dict:
-    photo = tmp_path / "photo.png"
-    photo.write_bytes(data)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "onboarding.settings",
-        "DATA_DIR": str(tmp_path / "data"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(photo)],
-        env=env,
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize(
@@ -83,7 +38,7 @@ def test_a_png_that_would_decode_to_hundreds_of_megabytes_is_refused_first(
     seen = prepared_in_a_process(tmp_path, hostile)
 
     assert seen["outcome"] == "too_large_to_decode"
-    assert seen["after"] - seen["before"] < PHOTO_MEMORY_BUDGET
+    assert seen["grew"] < PHOTO_MEMORY_BUDGET
 
 
 @pytest.mark.parametrize(
@@ -104,7 +59,7 @@ def test_a_png_just_within_the_budget_is_decoded_in_bounded_memory(
     # Decoded and judged (this flat picture fails the quality checks, which
     # read it only once it is decoded).
     assert seen["outcome"] in ("prepared", "too_dark", "overexposed", "blurred")
-    assert seen["after"] - seen["before"] < PHOTO_MEMORY_BUDGET
+    assert seen["grew"] < PHOTO_MEMORY_BUDGET
 
 
 def error_of(response, field: str) -> str:
