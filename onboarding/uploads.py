@@ -38,7 +38,7 @@ class CappedUploadHandler(TemporaryFileUploadHandler):
 
     def handle_raw_input(
         self, input_data, META, content_length, boundary, encoding=None
-    ) -> None:
+    ):
         if content_length > settings.UPLOAD_MAX_REQUEST_BYTES:
             raise RequestDataTooBig(
                 "The request is larger than settings.UPLOAD_MAX_REQUEST_BYTES."

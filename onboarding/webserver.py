@@ -25,7 +25,7 @@ import socket
 import time
 
 from django.conf import settings
-from gunicorn.workers import gthread
+from gunicorn.workers import gthread  # type: ignore[import-untyped]
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from onboarding.models import PendingPhoto
 from tests.applying import details
-from tests.pages import form_fields
 from tests.memory import MEGABYTE, prepared_in_a_process
+from tests.pages import form_fields
 from tests.photos import png_filled
 
 # The server's memory for one photo, whatever the file.

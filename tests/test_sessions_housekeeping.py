@@ -50,6 +50,7 @@ def stored_session(*, expires_in: timedelta) -> str:
     store = SessionStore()
     store["browser"] = "a-random-browser-id"
     store.create()
+    assert store.session_key
     Session.objects.filter(session_key=store.session_key).update(
         expire_date=timezone.now() + expires_in
     )

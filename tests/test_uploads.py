@@ -109,7 +109,7 @@ def test_files_under_names_the_form_does_not_have_are_never_written(upload_dir):
     written = list(upload_dir.iterdir())
     assert len(written) == 1
     assert written[0].stat().st_size == len(photo)
-    files["faceImage"].close()
+    files.getlist("faceImage")[0].close()
 
 
 def test_more_files_than_the_form_has_are_refused_with_nothing_written(upload_dir):

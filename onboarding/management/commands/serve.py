@@ -4,9 +4,9 @@ With DEBUG on (the embedded default) the web server is Django's development serv
 in production mode it is gunicorn with threaded workers whose reads give up
 (onboarding.webserver): WEB_WORKERS processes of WEB_THREADS threads, so that a
 dozen slow clients leave everyone else served. Either way one `manage.py worker`
-runs beside it, with its lanes for provider calls, emails and housekeeping. If one of the two stops
-on its own, the other is stopped too and the command exits non-zero, so a process
-supervisor notices.
+runs beside it, with its lanes for provider calls, emails and housekeeping. If one
+of the two stops on its own, the other is stopped too and the command exits
+non-zero, so a process supervisor notices.
 
 On SIGTERM, SIGINT or SIGHUP both get SIGTERM and up to STOP_GRACE_SECONDS to
 finish: the worker completes the provider calls it is in (each ends by its
