@@ -48,7 +48,7 @@ def test_a_visitor_gets_the_start_page_while_twelve_slow_clients_are_connected(
             slow.stop()
 
     assert start.status_code == 200
-    assert "Verifikasi identitas" in start.text or "<h1>" in start.text
+    assert "Verifikasi identitas Anda untuk sertifikat elektronik" in start.text
     assert privacy.status_code == 200
     assert still_connected == 12
     # Reading the two pages stored no session.
