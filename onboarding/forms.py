@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection
+from contextlib import suppress
 from functools import cached_property
 from typing import Any
 
@@ -30,6 +31,7 @@ from onboarding.models import CODE_DIGITS, CodeCheck, EmailCode, PendingPhoto
 from onboarding.privacy import PRIVACY_NOTICE_VERSION
 from verification.integrations.models import VerificationSession
 from verification.kredibel import FACE_IMAGE_LIMITS, IDENTITY_IMAGE_LIMITS
+from verification.lookups import address_digest
 from verification.models import Attempt, ReviewDecision
 from verification.submission import (
     attempts_left_for_nik,
@@ -149,7 +151,7 @@ class RegistrationForm(forms.Form):
     ) -> None:
         """`browser`: the session's random browser id (whose photos these are);
         `client_address`: the request's (verification.clients), which the limit on
-        sends per address counts; `visible_attempts`:
+        sends per address and the bound on its photos count; `visible_attempts`:
         codes of the attempts this browser may see (a `retryOf` must be one);
         `open_sessions`: codes of the integrators' sessions whose URL this browser
         opened (a `session` must be one); `confirming`: the review step's send,
@@ -157,6 +159,8 @@ class RegistrationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.browser = browser
         self.client_address = client_address
+        # The keyed digest the address's photos are bound by (never the address).
+        self.client = client_digest(client_address)
         self.visible_attempts = {str(code) for code in visible_attempts}
         self.open_sessions = {str(code) for code in open_sessions}
         self.confirming = confirming
@@ -189,11 +193,15 @@ class RegistrationForm(forms.Form):
                 ("identity", "identityImage", attempt.identity_image),
             ):
                 if field not in fix:
-                    with image.open("rb") as f:
+                    with image.open("rb") as f, suppress(ValidationError):
+                        # Past the address's bound the photo is asked for again.
                         photo = PendingPhoto.keep(
-                            browser=browser, kind=kind, data=f.read()
+                            browser=browser,
+                            kind=kind,
+                            data=f.read(),
+                            client=client_digest(kwargs.get("client_address", "")),
                         )
-                    initial[f"{kind}Photo"] = photo.token
+                        initial[f"{kind}Photo"] = photo.token
         return cls.blank(browser=browser, initial=initial, **kwargs)
 
     @classmethod
@@ -292,6 +300,7 @@ class RegistrationForm(forms.Form):
                 kind=kind,
                 data=prepared.data,
                 warnings=prepared.warnings,
+                client=self.client,
             )
         else:
             token = self.data.get(f"{kind}Photo", "")
@@ -552,6 +561,11 @@ def code_error(result: CodeCheck, email_code: EmailCode) -> ValidationError:
           "the code."),
         code="code_on_its_way",
     )  # fmt: skip
+
+
+def client_digest(client_address: str) -> str:
+    """The keyed digest a client address's photos are bound by ("" for none)."""
+    return address_digest(client_address) if client_address else ""
 
 
 def fields_to_fix(attempt: Attempt) -> set[str]:

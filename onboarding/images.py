@@ -25,6 +25,11 @@ Error codes (``ValidationError.code``), each with a message the applicant can ac
   PDF, a truncated download...).
 - ``too_many_pixels``: more than `MAX_PIXELS` pixels (checked from the header,
   before any pixel is decoded), including Pillow's own decompression-bomb limit.
+- ``too_large_to_decode``: decoding the photo and converting it to RGB would take
+  more than `MAX_DECODE_BYTES` of memory (worked out from the header's size and
+  pixel format, before any pixel is decoded). Only a JPEG can be decoded at a
+  reduced size; a PNG or WebP is decoded whole, so a 16-bit or transparent PNG of
+  many megapixels, small as its file may be, is refused here.
 - ``too_small``: smaller than the provider's minimum once upright and cropped
   (for a selfie, smaller than `SELFIE_CAPTURE_MIN_SIZE`).
 - ``too_dark``, ``overexposed``, ``blurred``: see `onboarding.quality`.
@@ -40,9 +45,11 @@ Nothing here logs: the photos are identity data.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import math
 import struct
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +57,7 @@ from fractions import Fraction
 from typing import IO, Final
 
 import numpy as np
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageFile
@@ -64,6 +72,33 @@ READ_CHUNK_BYTES: Final = 1 << 20
 # any phone camera in use (50 megapixels: the "high resolution" modes of recent
 # Samsung and Xiaomi phones). A 50 MP RGB image takes 150 MB once decoded.
 MAX_PIXELS: Final = 50_000_000
+# The memory one photo may take while it is decoded and converted, whatever the
+# file: the pixels as decoded times what the conversion to RGB costs on top
+# (`_DECODE_COST`, bytes per pixel at the peak, measured by bench/hostile_png.py).
+# With the small renderings after it, the server's memory for one photo stays
+# under 150 MB: an RGB PNG of up to 24 megapixels passes, an RGBA one of 13, a
+# 16-bit greyscale one of 12; a JPEG is decoded reduced, and passes at 50.
+MAX_DECODE_BYTES: Final = 120_000_000
+# Pillow keeps 3- and 2-channel pixels in 4 bytes; the figures add the copies
+# `_to_rgb` makes (a 16-bit greyscale photo is scaled to 8 bits through 32-bit
+# integers; a transparent one is composited on white).
+_DECODE_COST: Final = {
+    "1": 6,
+    "L": 6,
+    "P": 10,
+    "RGB": 5,
+    "RGBA": 9,
+    "LA": 12,
+    "PA": 12,
+    "I;16": 10,
+    "I;16L": 10,
+    "I;16B": 10,
+    "I;16N": 10,
+    "I": 13,
+    "CMYK": 9,
+    "YCbCr": 9,
+}
+_DECODE_COST_UNKNOWN: Final = 13
 OPEN_FORMATS: Final = ("JPEG", "PNG", "WEBP")
 # Pillow names a JPEG that carries a Multi-Picture index "MPO": Android "Ultra HDR"
 # photos (gain map) and some cameras' depth maps. The first picture is a plain JPEG.
@@ -141,6 +176,10 @@ MESSAGES: Final = {
     "too_many_pixels": _(
         "This photo has too many pixels for us to process. Please take the photo "
         "again with your phone's camera or choose a smaller photo."
+    ),
+    "too_large_to_decode": _(
+        "This photo is too large for us to process in this file format. Please "
+        "take the photo again with your phone's camera, or send it as a JPEG."
     ),
     "too_small": _(
         "This photo is too small: it must be at least %(min_width)d by "
@@ -222,8 +261,21 @@ def prepare_identity(source: bytes | IO[bytes]) -> PreparedImage:
     return _prepare(source, _IDENTITY)
 
 
+@functools.cache
+def _decode_slots(count: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(count)
+
+
 def _prepare(source: bytes | IO[bytes], spec: _Spec) -> PreparedImage:
     data = _read_capped(source)
+    # At most IMAGE_DECODES_AT_ONCE photos are decoded at a time in a process,
+    # whatever its threads: with each within MAX_DECODE_BYTES, the process's memory
+    # for photos has a ceiling too.
+    with _decode_slots(settings.IMAGE_DECODES_AT_ONCE):
+        return _prepare_decoded(data, spec)
+
+
+def _prepare_decoded(data: bytes, spec: _Spec) -> PreparedImage:
     try:
         im = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -339,6 +391,7 @@ def _decode(im: ImageFile.ImageFile, spec: _Spec) -> _Decoded:
     is_jpeg = im.format in _JPEG_FORMATS
     try:
         if not is_jpeg:
+            _check_decode_cost(im)
             # A PNG may keep its EXIF after the pixels, and Pillow then decodes them
             # to find it; do it here, where decoding errors are expected.
             im.load()
@@ -361,6 +414,7 @@ def _decode(im: ImageFile.ImageFile, spec: _Spec) -> _Decoded:
                 im.draft(
                     "RGB", (math.ceil(stored_w / factor), math.ceil(stored_h / factor))
                 )
+            _check_decode_cost(im)  # at the size the draft decodes to
             im.load()
         pixels = _to_rgb(im)
     except _DECODE_ERRORS:
@@ -371,6 +425,18 @@ def _decode(im: ImageFile.ImageFile, spec: _Spec) -> _Decoded:
         crop_size=(crop_w, crop_h),
         scale=pixels.width / stored_w,
     )
+
+
+def decode_cost(im: Image.Image) -> int:
+    """The memory, in bytes, that decoding `im` (at its current size, a JPEG's
+    draft included) and converting it to RGB take at their peak."""
+    per_pixel = _DECODE_COST.get(im.mode, _DECODE_COST_UNKNOWN)
+    return im.width * im.height * per_pixel
+
+
+def _check_decode_cost(im: Image.Image) -> None:
+    if decode_cost(im) > MAX_DECODE_BYTES:
+        raise _error("too_large_to_decode")
 
 
 def _orientation(im: Image.Image) -> int:

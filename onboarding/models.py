@@ -9,7 +9,11 @@
   (EMAIL_CODE_REQUIRED): only a form whose address was confirmed with it is sent.
 
 All belong to one browser (a random id kept in the session). Photos are deleted once
-sent; all are deleted when a day old (onboarding.tasks.purge_drafts). All are
+sent; all are deleted when a day old (onboarding.tasks.purge_drafts). The photos
+kept for one browser, and for one client address (by its keyed digest), are bounded
+in number and bytes (DRAFTS_PER_BROWSER, DRAFT_BYTES_PER_BROWSER,
+DRAFTS_PER_CLIENT_ADDRESS, DRAFT_BYTES_PER_CLIENT_ADDRESS): past a browser's bound its
+oldest photos go; past an address's bound a new photo is refused. All are
 encrypted at rest: the photos by the private storage, the hand-off's values (what was
 typed) and the code's address by their fields; the code itself is kept only as a
 keyed hash.
@@ -26,9 +30,10 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, models, transaction
-from django.db.models import F
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +52,10 @@ def new_token() -> str:
 
 
 PENDING_FOLDER = "pending"
+ADDRESS_LIMIT_MESSAGE = _(
+    "Too many photos have been sent from your internet connection in the last 24 "
+    "hours. Please try again tomorrow."
+)
 
 
 def pending_photo_path(photo: PendingPhoto, filename: str) -> str:
@@ -60,8 +69,11 @@ class PendingPhoto(models.Model):
 
     token = models.CharField(max_length=64, unique=True, default=new_token)
     browser = models.CharField(max_length=64, db_index=True)
+    # The keyed digest of the client address it came from (lookups.address_digest).
+    client = models.CharField(max_length=64, blank=True, db_index=True)
     kind = models.CharField(max_length=10, choices=Kind)
     image = models.FileField(upload_to=pending_photo_path)
+    size = models.PositiveIntegerField(default=0)
     # Codes of the quality warnings it passed with (onboarding.quality).
     warnings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -75,12 +87,65 @@ class PendingPhoto(models.Model):
 
     @classmethod
     def keep(
-        cls, *, browser: str, kind: str, data: bytes, warnings: Sequence[str] = ()
+        cls,
+        *,
+        browser: str,
+        kind: str,
+        data: bytes,
+        warnings: Sequence[str] = (),
+        client: str = "",
     ) -> PendingPhoto:
-        photo = cls(browser=browser, kind=kind, warnings=list(warnings))
-        photo.image.save(f"{kind}.jpg", ContentFile(data), save=False)
-        photo.save()
+        """Keep a prepared photo for `browser`, sent from the address whose digest
+        is `client`. Makes room within the browser's bounds by deleting its oldest
+        photos (never the newest of the other kind, which the form may still
+        hold); raises ValidationError ``drafts_limit`` when the address has no room
+        left."""
+        with transaction.atomic():
+            cls._check_address(client, len(data))
+            cls._make_room(browser, kind, len(data))
+            photo = cls(
+                browser=browser,
+                client=client,
+                kind=kind,
+                size=len(data),
+                warnings=list(warnings),
+            )
+            photo.image.save(f"{kind}.jpg", ContentFile(data), save=False)
+            photo.save()
         return photo
+
+    @classmethod
+    def kept(cls) -> models.QuerySet[PendingPhoto]:
+        return cls.objects.filter(created_at__gte=timezone.now() - DRAFT_LIFETIME)
+
+    @classmethod
+    def _check_address(cls, client: str, size: int) -> None:
+        if not client:
+            return
+        used = cls.kept().filter(client=client).aggregate(n=Count("id"), b=Sum("size"))
+        if (
+            used["n"] >= settings.DRAFTS_PER_CLIENT_ADDRESS
+            or (used["b"] or 0) + size > settings.DRAFT_BYTES_PER_CLIENT_ADDRESS
+        ):
+            raise ValidationError(ADDRESS_LIMIT_MESSAGE, code="drafts_limit")
+
+    @classmethod
+    def _make_room(cls, browser: str, kind: str, size: int) -> None:
+        mine = list(cls.kept().filter(browser=browser).order_by("created_at", "id"))
+        newest_other = [p for p in mine if p.kind != kind][-1:]
+        count = len(mine) + 1
+        total = sum(p.size for p in mine) + size
+        for photo in mine:
+            if (
+                count <= settings.DRAFTS_PER_BROWSER
+                and total <= settings.DRAFT_BYTES_PER_BROWSER
+            ):
+                break
+            if photo in newest_other:
+                continue
+            photo.discard()
+            count -= 1
+            total -= photo.size
 
     @classmethod
     def find(

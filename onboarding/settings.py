@@ -266,7 +266,7 @@ USE_TZ = True
 
 # Static files are served by WhiteNoise; identity images are never static or public.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 PRIVATE_MEDIA_ROOT = Path(
     env.str("PRIVATE_MEDIA_ROOT", default=str(DATA_DIR / "private"))
@@ -317,6 +317,34 @@ STORAGES = {
 # accepted; form fields stay small.
 FILE_UPLOAD_HANDLERS = ["onboarding.uploads.CappedUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+# A whole request: its size in bytes, refused (400) before it is read; room for
+# two photos of the largest size accepted, and for one a good deal larger, which is
+# still read and refused beside its field. Its file parts: the form has two.
+UPLOAD_MAX_REQUEST_BYTES = env.int("UPLOAD_MAX_REQUEST_BYTES", default=50_000_000)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("UPLOAD_MAX_FILES", default=2)
+
+# The web server `manage.py serve` runs in production mode (onboarding.webserver):
+# gunicorn processes, threads each (requests served at once per process), and how
+# long a request may keep its thread sending nothing: its head (request line and
+# headers) must be in within WEB_HEADER_TIMEOUT_SECONDS, and no read of its body
+# waits longer than WEB_READ_TIMEOUT_SECONDS.
+WEB_WORKERS = env.int("WEB_WORKERS", default=2)
+WEB_THREADS = env.int("WEB_THREADS", default=32)
+WEB_HEADER_TIMEOUT_SECONDS = env.float("WEB_HEADER_TIMEOUT_SECONDS", default=20.0)
+WEB_READ_TIMEOUT_SECONDS = env.float("WEB_READ_TIMEOUT_SECONDS", default=30.0)
+if min(WEB_WORKERS, WEB_THREADS) < 1 or (
+    min(WEB_HEADER_TIMEOUT_SECONDS, WEB_READ_TIMEOUT_SECONDS) <= 0
+):
+    raise ImproperlyConfigured(
+        "WEB_WORKERS and WEB_THREADS must be at least 1, WEB_HEADER_TIMEOUT_SECONDS "
+        "and WEB_READ_TIMEOUT_SECONDS more than 0."
+    )
+
+# Photos decoded at the same time in one web process (onboarding.images): each
+# takes up to about 150 MB while it is decoded, whatever the file.
+IMAGE_DECODES_AT_ONCE = env.int("IMAGE_DECODES_AT_ONCE", default=2)
+if IMAGE_DECODES_AT_ONCE < 1:
+    raise ImproperlyConfigured("IMAGE_DECODES_AT_ONCE must be at least 1.")
 
 # Email: printed on the console unless EMAIL_URL names an SMTP server
 # (smtp+tls://user:password@host:587, smtps://..., consolemail://).
@@ -415,6 +443,21 @@ if min(VERIFICATIONS_PER_IP_PER_HOUR, DAILY_VERIFICATION_BUDGET) < 0:
     raise ImproperlyConfigured(
         "VERIFICATIONS_PER_IP_PER_HOUR and DAILY_VERIFICATION_BUDGET cannot be "
         "negative."
+    )
+# Photos kept between requests before an attempt exists (onboarding.models), over
+# the last 24 hours: per browser (past it, its oldest photos go) and per client
+# address (past it, a new photo is refused beside its field). An address may be
+# shared by many applicants (a mobile carrier's NAT), hence its larger bound.
+DRAFTS_PER_BROWSER = env.int("DRAFTS_PER_BROWSER", default=6)
+DRAFT_BYTES_PER_BROWSER = env.int("DRAFT_BYTES_PER_BROWSER", default=20_000_000)
+DRAFTS_PER_CLIENT_ADDRESS = env.int("DRAFTS_PER_CLIENT_ADDRESS", default=200)
+DRAFT_BYTES_PER_CLIENT_ADDRESS = env.int(
+    "DRAFT_BYTES_PER_CLIENT_ADDRESS", default=400_000_000
+)
+if DRAFTS_PER_BROWSER < 2 or DRAFTS_PER_CLIENT_ADDRESS < 2:
+    raise ImproperlyConfigured(
+        "DRAFTS_PER_BROWSER and DRAFTS_PER_CLIENT_ADDRESS must be at least 2 (a "
+        "selfie and a KTP photo)."
     )
 STATUS_LINK_MAX_AGE_DAYS = env.int("STATUS_LINK_MAX_AGE_DAYS", default=30)
 HANDOFF_LINK_MAX_AGE_MINUTES = env.int("HANDOFF_LINK_MAX_AGE_MINUTES", default=15)

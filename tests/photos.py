@@ -138,6 +138,32 @@ def png_header_only(width: int, height: int) -> bytes:
     )
 
 
+def png_filled(width: int, height: int, *, bit_depth: int, colour_type: int) -> bytes:
+    """A complete, valid PNG of `width` x `height` whose rows are all alike: a few
+    hundred kilobytes that decode to hundreds of megabytes. `colour_type` as in
+    the PNG header: 0 grey, 2 RGB, 4 grey and alpha, 6 RGBA."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    sample = bit_depth // 8
+    # A gentle gradient in every row (filter "none"), half-transparent where
+    # there is an alpha channel.
+    pixel = bytes(range(channels * sample))
+    row = b"\x00" + (pixel * width)
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", data)
+        + chunk(b"IEND", b"")
+    )
+
+
 def jpeg_markers(data: bytes) -> list[int]:
     """The marker bytes of a JPEG's segments up to the image data (0xD8 start, 0xE0
     JFIF, 0xE1 EXIF/XMP, 0xE2 ICC, 0xFE comment, 0xC0 baseline frame, 0xC2

@@ -18,6 +18,7 @@ NOT_IDENTITY = {
     "onboarding.PendingPhoto.token": "random token",
     "onboarding.PendingPhoto.browser": "random browser id",
     "onboarding.PendingPhoto.kind": "which photo",
+    "onboarding.PendingPhoto.client": "keyed digest of the client address",
     "onboarding.PendingPhoto.created_at": "time",
     "onboarding.PendingPhoto.warnings": "codes of the quality warnings",
     "onboarding.Handoff.created_at": "time",

@@ -35,7 +35,8 @@ def nik_digest(nik: str) -> str:
 
 
 def address_digest(address: str) -> str:
-    """The keyed digest a client address (verification.clients) is counted by."""
+    """The keyed digest a client address (verification.clients.client_address) is
+    counted by where it is stored: the address itself never is."""
     return _digest(address, domain="address\x00")
 
 

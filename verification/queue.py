@@ -31,6 +31,8 @@ DEFAULT = "default"
 LANES = (PROVIDER, EMAIL, HOUSEKEEPING, WEBHOOK, DEFAULT)
 
 SWEEP_EVERY = timedelta(minutes=5)
+# Expired browser and reviewer sessions are deleted this often.
+CLEAR_SESSIONS_EVERY = timedelta(hours=6)
 
 
 def enqueue_once(
@@ -57,6 +59,12 @@ def enqueue_once(
 def schedule_sweep() -> None:
     """Make sure a sweep is coming (one, however many workers and requests ask)."""
     enqueue_once(tasks.sweep, run_after=timezone.now() + SWEEP_EVERY)
+
+
+def schedule_clear_sessions() -> None:
+    """Make sure the next clearing of expired sessions is coming (one, however
+    many callers ask)."""
+    enqueue_once(tasks.clear_sessions, run_after=timezone.now() + CLEAR_SESSIONS_EVERY)
 
 
 @dataclass(frozen=True)

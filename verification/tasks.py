@@ -5,6 +5,7 @@
 - `tell_operators_budget_spent` (email lane): verification.budget
 - `recover`, `sweep` (housekeeping lane): verification.recovery
 - `retention_pass` (housekeeping lane, daily): verification.retention
+- `clear_sessions` (housekeeping lane, every few hours): Django's clearsessions
 - `deliver_webhook` (webhook lane), `expire_session` (housekeeping lane):
   verification.integrations
 
@@ -46,6 +47,7 @@ def sweep() -> None:
     recovery.sweep()
     call_command("prune_db_task_results", min_age_days=7, queue_name="*", verbosity=0)
     retention.schedule()  # the daily retention pass, kept coming
+    queue.schedule_clear_sessions()
     if recovery.in_flight():
         queue.schedule_sweep()
 
@@ -56,6 +58,15 @@ def retention_pass() -> None:
     back tomorrow."""
     retention.apply_retention()
     retention.schedule()
+
+
+@task(queue_name="housekeeping")
+def clear_sessions() -> None:
+    """Every queue.CLEAR_SESSIONS_EVERY: delete the sessions past their expiry
+    (an applicant's browser id and attempt codes, a reviewer's login), and come
+    back."""
+    call_command("clearsessions", verbosity=0)
+    queue.schedule_clear_sessions()
 
 
 @task(queue_name="webhook")

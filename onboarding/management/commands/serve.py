@@ -1,10 +1,12 @@
 """Run the web server and one background worker together; Ctrl-C stops both.
 
 With DEBUG on (the embedded default) the web server is Django's development server;
-in production mode it is gunicorn. Either way one `manage.py worker` runs beside it,
-with its lanes for provider calls, emails and housekeeping. If one of the two stops
-on its own, the other is stopped too and the command exits non-zero, so a process
-supervisor notices.
+in production mode it is gunicorn with threaded workers whose reads give up
+(onboarding.webserver): WEB_WORKERS processes of WEB_THREADS threads, so that a
+dozen slow clients leave everyone else served. Either way one `manage.py worker`
+runs beside it, with its lanes for provider calls, emails and housekeeping. If one
+of the two stops on its own, the other is stopped too and the command exits
+non-zero, so a process supervisor notices.
 
 On SIGTERM, SIGINT or SIGHUP both get SIGTERM and up to STOP_GRACE_SECONDS to
 finish: the worker completes the provider calls it is in (each ends by its
@@ -48,11 +50,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--gunicorn-workers",
             type=int,
-            default=2,
-            help="gunicorn worker processes in production mode (default 2)",
+            default=None,
+            help="gunicorn worker processes in production mode (default WEB_WORKERS)",
         )
 
-    def handle(self, *args, addrport: str | None, gunicorn_workers: int, **options):
+    def handle(
+        self, *args, addrport: str | None, gunicorn_workers: int | None, **options
+    ):
         try:
             host, port = split_addrport(addrport or str(settings.PORT))
         except ValueError as exc:
@@ -66,7 +70,11 @@ class Command(BaseCommand):
             web = [
                 python, "-m", "gunicorn", "onboarding.wsgi",
                 "--bind", bind,
-                "--workers", str(gunicorn_workers),
+                # From any directory, the project's modules are found.
+                "--chdir", str(settings.BASE_DIR),
+                "--workers", str(gunicorn_workers or settings.WEB_WORKERS),
+                "--worker-class", "onboarding.webserver.ThreadWorker",
+                "--threads", str(settings.WEB_THREADS),
                 "--access-logfile", "-",
             ]  # fmt: skip
         worker = [python, manage, "worker"]
