@@ -14,11 +14,13 @@ import contextlib
 import datetime
 import functools
 import io
+import json
 import random
 import socket
 import socketserver
 import struct
 import threading
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +43,22 @@ KTP_SIZE = (480, 360)
 
 # Sentinel: payload(faceImage=MISSING) leaves the field out.
 MISSING: Any = object()
+
+
+def verified_answer() -> bytes:
+    """A provider's "verified" answer body, with fresh ids (for a recording stand-in)."""
+    code = uuid.uuid4()
+    return json.dumps(
+        {
+            "message": "Certificate electronic verification has been done",
+            "data": {
+                "id": str(code),
+                "status": "verified",
+                "rejectFields": [],
+                "referenceId": f"ref_certel#{code}",
+            },
+        }
+    ).encode()
 
 
 def b64(data: bytes) -> str:

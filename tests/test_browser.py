@@ -11,7 +11,6 @@ import base64
 import io
 import json
 import re
-import uuid
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from tests.browsing import (
     write_y4m,
 )
 from tests.email_codes import newest_code
-from tests.kredibel_payloads import Canned, serve_canned
+from tests.kredibel_payloads import Canned, serve_canned, verified_answer
 from tests.photos import FACE_PORTRAIT, phone_jpeg
 from tests.reviewing import make_user
 from tests.worker import run_worker
@@ -37,21 +36,6 @@ from verification.kredibel import FACE_IMAGE_LIMITS
 from verification.models import Attempt
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def verified_answer() -> bytes:
-    code = uuid.uuid4()
-    return json.dumps(
-        {
-            "message": "Certificate electronic verification has been done",
-            "data": {
-                "id": str(code),
-                "status": "verified",
-                "rejectFields": [],
-                "referenceId": f"ref_certel#{code}",
-            },
-        }
-    ).encode()
 
 
 @pytest.fixture

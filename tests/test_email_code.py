@@ -6,7 +6,6 @@ integrator's session."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import timedelta
@@ -25,7 +24,7 @@ from onboarding.models import CodeCheck, EmailCode
 from tests.applying import details
 from tests.email_codes import codes_to, newest_code
 from tests.integrating import create_session, make_key, session_of, session_path
-from tests.kredibel_payloads import Canned, closed_port, serve_canned
+from tests.kredibel_payloads import Canned, closed_port, serve_canned, verified_answer
 from tests.pages import form_fields, text_of
 from tests.worker import run_worker
 from verification.models import Attempt
@@ -33,21 +32,6 @@ from verification.models import Attempt
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ADDRESS = "asep@example.com"  # details() types asep@Example.COM
-
-
-def verified_answer() -> bytes:
-    code = uuid.uuid4()
-    return json.dumps(
-        {
-            "message": "Certificate electronic verification has been done",
-            "data": {
-                "id": str(code),
-                "status": "verified",
-                "rejectFields": [],
-                "referenceId": f"ref_certel#{code}",
-            },
-        }
-    ).encode()
 
 
 @pytest.fixture(autouse=True)
