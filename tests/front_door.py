@@ -90,13 +90,28 @@ def production_serve(env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
         sys.stderr.write(f"--- serve's log ---\n{server.text()[-20000:]}\n")
         raise
     finally:
+        # serve's children lead process groups of their own: if serve has to be
+        # killed they would outlive it, so they are noted now to be ended with it.
+        children = child_pids(serve.pid)
         if serve.poll() is None:
             serve.send_signal(signal.SIGTERM)
             try:
-                serve.wait(timeout=60)
+                serve.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 os.killpg(serve.pid, signal.SIGKILL)
                 serve.wait()
+                for pid in children:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(pid, signal.SIGKILL)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started (Linux's /proc), or none when it has ended."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
 
 
 def _answers(url: str) -> bool:
