@@ -46,12 +46,23 @@ def code_message(email_code: EmailCode, code: str) -> EmailMessage:
 
 
 def issue_code(
-    *, browser: str, submission: uuid.UUID, email: str, language: str
+    *,
+    browser: str,
+    submission: uuid.UUID,
+    email: str,
+    language: str,
+    client: str = "",
 ) -> EmailCode:
     """A new code for the form (invalidating its earlier ones), on its way to
-    `email`."""
+    `email`. `client`: the keyed digest of the client address that asks; raises
+    onboarding.models.CodeLimitReached, and sends nothing, when it has had its
+    EMAIL_CODES_PER_IP_PER_HOUR."""
     email_code = EmailCode.issue(
-        browser=browser, submission=submission, email=email, language=language
+        browser=browser,
+        submission=submission,
+        email=email,
+        language=language,
+        client=client,
     )
     if email_code.state == State.PENDING and email_code.send_tries == 0:
         tasks.send_email_code.enqueue(email_code.pk)

@@ -563,6 +563,23 @@ def code_error(result: CodeCheck, email_code: EmailCode) -> ValidationError:
     )  # fmt: skip
 
 
+def code_limit_message(email_code: EmailCode | None) -> str:
+    """Why no (new) code is emailed now (EMAIL_CODES_PER_IP_PER_HOUR), in the
+    applicant's language; `email_code`: the form's code for this address, if it
+    has one."""
+    if email_code is not None and email_code.usable():
+        return str(
+            _("Too many email codes have been asked for from your internet "
+              "connection in the last hour, so we cannot send a new code now. The "
+              "code we sent before still works; or try again later.")
+        )  # fmt: skip
+    return str(
+        _("Too many email codes have been asked for from your internet connection "
+          "in the last hour, so we cannot send another code now. Please try again "
+          "later: what you entered is kept on this page.")
+    )  # fmt: skip
+
+
 def client_digest(client_address: str) -> str:
     """The keyed digest a client address's photos are bound by ("" for none)."""
     return address_digest(client_address) if client_address else ""

@@ -7,6 +7,8 @@
   through a signed, short-lived link.
 - An EmailCode is the 6-digit code emailed to the applicant before the paid call
   (EMAIL_CODE_REQUIRED): only a form whose address was confirmed with it is sent.
+  One client address (by its keyed digest) has at most EMAIL_CODES_PER_IP_PER_HOUR
+  of them made in any hour, whatever addresses they go to.
 
 All belong to one browser (a random id kept in the session). Photos are deleted once
 sent; all are deleted when a day old (onboarding.tasks.purge_drafts). The photos
@@ -41,6 +43,7 @@ from django.utils.translation import gettext_lazy as _
 from verification import tokens
 from verification.fields import BlindIndexField, EncryptedCharField, EncryptedJSONField
 from verification.lookups import email_digest
+from verification.models import ClientAddress
 
 HANDOFF_SALT = "onboarding.handoff"
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -269,6 +272,12 @@ class Handoff(models.Model):
 
 CODE_DIGITS = 6
 CODE_SALT = "onboarding.email_code"
+CODE_LIMIT_WINDOW = timedelta(hours=1)
+
+
+class CodeLimitReached(Exception):
+    """The client address has had EMAIL_CODES_PER_IP_PER_HOUR codes made in the
+    last hour: no new code, and no email."""
 
 
 def new_code() -> str:
@@ -289,7 +298,11 @@ class EmailCode(models.Model):
     keyed hash; it works for EMAIL_CODE_MINUTES from then, for EMAIL_CODE_TRIES
     tries. A form's codes are numbered (`generation`): only the newest counts, so
     a new code (a resend, a changed address) invalidates the ones before it, and
-    two requests that both ask for the next one make one row between them."""
+    two requests that both ask for the next one make one row between them.
+
+    Each code keeps the keyed digest of the client address that asked for it
+    (`client`, never the address), by which EMAIL_CODES_PER_IP_PER_HOUR is
+    counted; it goes with the row when the row is a day old."""
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting to be sent")
@@ -304,6 +317,8 @@ class EmailCode(models.Model):
     email_address = EncryptedCharField(max_length=320)
     email_digest = BlindIndexField(source="email_address", digest=email_digest)
     language = models.CharField(max_length=10)
+    # The keyed digest of the client address that asked (lookups.address_digest).
+    client = models.CharField(max_length=64, blank=True, db_index=True)
     state = models.CharField(max_length=12, choices=State, default=State.PENDING)
     code_hash = models.CharField(max_length=64, blank=True)
     send_tries = models.PositiveSmallIntegerField(default=0)
@@ -334,22 +349,51 @@ class EmailCode(models.Model):
 
     @classmethod
     def issue(
-        cls, *, browser: str, submission: uuid.UUID, email: str, language: str
+        cls,
+        *,
+        browser: str,
+        submission: uuid.UUID,
+        email: str,
+        language: str,
+        client: str = "",
     ) -> EmailCode:
-        """A new code for the form, to `email` (the worker makes and sends it:
-        call onboarding.tasks.send_email_code). Of two requests asking at once,
-        one makes it and both get it."""
+        """A new code for the form, to `email`, asked for from the client address
+        whose keyed digest is `client` (the worker makes and sends it: call
+        onboarding.tasks.send_email_code). Of two requests asking at once, one
+        makes it and both get it. Raises CodeLimitReached, and makes nothing, when
+        `client` has had EMAIL_CODES_PER_IP_PER_HOUR codes in the last hour: counted
+        while holding the address's row (verification.models.ClientAddress, as the
+        limit on sends does), so that requests at once cannot slip past it
+        together. Without a `client` (not a web request) there is no limit."""
         for _attempt in range(3):
             latest = cls.current(browser=browser, submission=submission)
             generation = latest.generation + 1 if latest else 1
             try:
                 with transaction.atomic():
+                    now = timezone.now()
+                    if client and settings.EMAIL_CODES_PER_IP_PER_HOUR:
+                        ClientAddress.hold(client, now=now)
+                        # Made by the other request of a double click while this
+                        # one waited for the row: it counts once.
+                        made = cls.objects.filter(
+                            browser=browser,
+                            submission=submission,
+                            generation=generation,
+                        ).first()
+                        if made is not None:
+                            if made.is_for(email):
+                                return made
+                            continue
+                        if cls.limit_reached(client, now=now):
+                            raise CodeLimitReached
                     return cls.objects.create(
                         browser=browser,
                         submission=submission,
                         generation=generation,
                         email_address=email,
                         language=language,
+                        client=client,
+                        created_at=now,
                     )
             except IntegrityError:
                 made = cls.objects.filter(
@@ -358,6 +402,17 @@ class EmailCode(models.Model):
                 if made is not None and made.is_for(email):
                     return made
         raise IntegrityError("the form's codes keep changing")  # pragma: no cover
+
+    @classmethod
+    def limit_reached(cls, client: str, *, now: datetime | None = None) -> bool:
+        """Whether the client address (by its keyed digest) has had its
+        EMAIL_CODES_PER_IP_PER_HOUR codes in the last hour, resends included (0 in
+        the setting: no limit)."""
+        limit = settings.EMAIL_CODES_PER_IP_PER_HOUR
+        if not client or not limit:
+            return False
+        since = (now or timezone.now()) - CODE_LIMIT_WINDOW
+        return cls.objects.filter(client=client, created_at__gte=since).count() >= limit
 
     def is_for(self, email: str) -> bool:
         return constant_time_compare(self.email_digest, email_digest(email))

@@ -469,10 +469,18 @@ EMAIL_CODE_REQUIRED = env.bool("EMAIL_CODE_REQUIRED", default=PRODUCTION)
 EMAIL_CODE_MINUTES = env.int("EMAIL_CODE_MINUTES", default=10)
 EMAIL_CODE_TRIES = env.int("EMAIL_CODE_TRIES", default=5)
 EMAIL_CODE_RESEND_SECONDS = env.int("EMAIL_CODE_RESEND_SECONDS", default=60)
+# Codes one client address may have emailed in any hour (resends included), whatever
+# addresses they go to: past it no email goes out and the page asks to try again
+# later. Counted in the database by the address's keyed digest. 0: no limit.
+EMAIL_CODES_PER_IP_PER_HOUR = env.int("EMAIL_CODES_PER_IP_PER_HOUR", default=30)
 if min(EMAIL_CODE_MINUTES, EMAIL_CODE_TRIES) < 1 or EMAIL_CODE_RESEND_SECONDS < 0:
     raise ImproperlyConfigured(
         "EMAIL_CODE_MINUTES and EMAIL_CODE_TRIES must be at least 1, "
         "EMAIL_CODE_RESEND_SECONDS at least 0."
+    )
+if EMAIL_CODES_PER_IP_PER_HOUR < 0:
+    raise ImproperlyConfigured(
+        "EMAIL_CODES_PER_IP_PER_HOUR cannot be negative (0: no limit)."
     )
 # Automatic retries of a provider call that failed in a way a retry can fix (5xx,
 # 429, connection failures): exponential backoff with full jitter.

@@ -42,10 +42,11 @@ from onboarding.forms import (
     EmailCodeForm,
     RegistrationForm,
     code_error,
+    code_limit_message,
     photo_settings,
     script_messages,
 )
-from onboarding.models import EmailCode, Handoff, PendingPhoto
+from onboarding.models import CodeLimitReached, EmailCode, Handoff, PendingPhoto
 from onboarding.outcomes import decision_message, status_context
 from onboarding.privacy import PRIVACY_NOTICE_VERSION, retention_periods
 from verification.clients import client_address
@@ -234,7 +235,7 @@ def register_code(request: HttpRequest) -> HttpResponse:
     if "resend" in request.POST:
         if not current.may_resend():
             return render_code(request, form, current, too_soon=True)
-        return render_code(request, form, issue_code(request, form), resent=True)
+        return send_new_code(request, form, current, resent=True)
     code_form = EmailCodeForm(request.POST, email_code=current)
     if not code_form.is_valid():
         return render_code(request, form, current, code_form)
@@ -365,7 +366,11 @@ def render_form(
     return render(request, "onboarding/register.html", context)
 
 
-def render_review(request: HttpRequest, form: RegistrationForm) -> HttpResponse:
+def render_review(
+    request: HttpRequest, form: RegistrationForm, *, code_limit: str = ""
+) -> HttpResponse:
+    """The review step; `code_limit`: why no email code was sent, shown beside
+    the email address."""
     context = {
         "form": form,
         "values": form.values(),
@@ -375,6 +380,7 @@ def render_review(request: HttpRequest, form: RegistrationForm) -> HttpResponse:
         "nik_warnings": form.nik_warnings,
         "birth_date_mismatch": form.birth_date_mismatch,
         "email_code_required": settings.EMAIL_CODE_REQUIRED,
+        "code_limit": code_limit,
     }
     return render(request, "onboarding/review.html", context)
 
@@ -406,6 +412,7 @@ def issue_code(request: HttpRequest, form: RegistrationForm) -> EmailCode:
         submission=form.cleaned_data["submission"],
         email=form.cleaned_data["emailAddress"],
         language=get_language(),
+        client=form.client,
     )
 
 
@@ -415,10 +422,31 @@ def ask_for_code(request: HttpRequest, form: RegistrationForm) -> HttpResponse:
     replaced yet), a new one otherwise (the first, or one for a changed address)."""
     current = form_code(form)
     if current is None or not current.is_for(form.cleaned_data["emailAddress"]):
-        return render_code(request, form, issue_code(request, form))
+        return send_new_code(request, form, None)
     if not current.usable() and current.may_resend():
-        return render_code(request, form, issue_code(request, form))
+        return send_new_code(request, form, current)
     return render_code(request, form, current)
+
+
+def send_new_code(
+    request: HttpRequest,
+    form: RegistrationForm,
+    current: EmailCode | None,
+    *,
+    resent: bool = False,
+) -> HttpResponse:
+    """The code page with a new code on its way, replacing `current` (the form's
+    code for this address, if any). When the client address has had its codes for
+    the hour (EMAIL_CODES_PER_IP_PER_HOUR), nothing is sent: the message beside
+    the code field, or, without a code for this address yet, beside the address
+    on the review step; the form is carried as ever."""
+    try:
+        email_code = issue_code(request, form)
+    except CodeLimitReached:
+        if current is None:
+            return render_review(request, form, code_limit=code_limit_message(None))
+        return render_code(request, form, current, code_limit=True)
+    return render_code(request, form, email_code, resent=resent)
 
 
 def render_code(
@@ -429,12 +457,18 @@ def render_code(
     *,
     resent: bool = False,
     too_soon: bool = False,
+    code_limit: bool = False,
 ) -> HttpResponse:
     """The page that asks for the code, carrying the form as the review step
-    does. A code that can no longer be used says so beside the field."""
+    does. A code that can no longer be used says so beside the field, as does a
+    new code that could not be sent (`code_limit`)."""
     code_form = code_form or EmailCodeForm(email_code=email_code)
     problem = email_code.problem()
-    if problem is not None and not code_form.errors:
+    if code_limit:
+        code_form.errors["code"] = code_form.error_class(
+            [code_limit_message(email_code)]
+        )
+    elif problem is not None and not code_form.errors:
         code_form.errors["code"] = code_form.error_class(
             code_error(problem, email_code).messages
         )

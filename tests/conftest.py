@@ -31,6 +31,7 @@ def _limits_for_the_suite(settings):
         "VERIFICATIONS_PER_IP_PER_HOUR"
     ]
     settings.DAILY_VERIFICATION_BUDGET = SUITE_LIMITS["DAILY_VERIFICATION_BUDGET"]
+    settings.EMAIL_CODES_PER_IP_PER_HOUR = SUITE_LIMITS["EMAIL_CODES_PER_IP_PER_HOUR"]
 
 
 @pytest.fixture

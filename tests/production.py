@@ -16,6 +16,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SUITE_LIMITS = {
     "VERIFICATIONS_PER_IP_PER_HOUR": 100_000,
     "DAILY_VERIFICATION_BUDGET": 0,
+    "EMAIL_CODES_PER_IP_PER_HOUR": 100_000,
 }
 SUITE_LIMITS_ENV = {name: str(value) for name, value in SUITE_LIMITS.items()}
 

@@ -26,6 +26,7 @@ NOT_IDENTITY = {
     "onboarding.Handoff.created_by": "random browser id",
     "onboarding.EmailCode.browser": "random browser id",
     "onboarding.EmailCode.language": "language",
+    "onboarding.EmailCode.client": "keyed digest of the client address",
     "onboarding.EmailCode.state": "state",
     "onboarding.EmailCode.code_hash": "keyed hash of a random code",
     "onboarding.EmailCode.created_at": "time",

@@ -588,9 +588,10 @@ class ProviderGate(models.Model):
 
 
 class ClientAddress(models.Model):
-    """One row per client address that sent an application recently, by its keyed
-    digest (never the address): held while that address's sends are counted, so
-    that two sends at once cannot both slip under VERIFICATIONS_PER_IP_PER_HOUR.
+    """One row per client address that sent an application (or asked for an email
+    code) recently, by its keyed digest (never the address): held while that
+    address's sends are counted, so that two sends at once cannot both slip under
+    VERIFICATIONS_PER_IP_PER_HOUR (or EMAIL_CODES_PER_IP_PER_HOUR, onboarding.models).
     Rows unused for a day are deleted by the retention pass."""
 
     digest = models.CharField(max_length=64, unique=True)
