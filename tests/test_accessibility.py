@@ -50,6 +50,7 @@ WORDS = {
         "fix": "Fix and send again",
         "phone": "No camera here? Continue on your phone",
         "login": "Log in",
+        "codes spent": "Too many email codes",
     },
     "id": {
         "start": "Mulai",
@@ -63,6 +64,7 @@ WORDS = {
         "fix": "Perbaiki dan kirim lagi",
         "phone": "Tidak ada kamera? Lanjutkan di ponsel",
         "login": "Masuk",
+        "codes spent": "Terlalu banyak kode email",
     },
 }
 
@@ -266,8 +268,23 @@ def test_no_accessibility_violations_on_the_email_code_page(
         page.locator("#resend-wait[role=alert]").wait_for()
         audit.check("email code, a new one asked for too soon")
 
+        # Past the codes one address may have sent in an hour: a new code is
+        # refused beside the code field, a changed address's first code beside
+        # the address on the review step.
+        settings.EMAIL_CODE_RESEND_SECONDS = 0
+        settings.EMAIL_CODES_PER_IP_PER_HOUR = 1
+        page.locator("button[name=resend]").click()
+        page.locator("#id_code_error", has_text=words["codes spent"]).wait_for()
+        audit.check("email code, no new one this hour")
+        page.locator("[data-email-code] button[value=emailAddress]").click()
+        page.fill("#id_emailAddress", "asep.lain@example.com")
+        page.get_by_role("button", name=words["continue"]).click()
+        page.locator("[data-review] [data-submit]").click()
+        page.locator("#emailAddress_error", has_text=words["codes spent"]).wait_for()
+        audit.check("review step, no code this hour")
+
     assert not audit.problems, "\n".join(audit.problems)
-    assert len(audit.checked) == 3
+    assert len(audit.checked) == 5
     assert not complaints.errors, complaints.errors
 
 

@@ -81,7 +81,7 @@ def email_error_of(page) -> str:
     """The message beside the email address on the review step ("" for none)."""
     html = page.content.decode()
     found = re.search(
-        r'<dd class="error" id="emailAddress_error"[^>]*>(.*?)</dd>', html
+        r'<dd class="error"><span id="emailAddress_error"[^>]*>(.*?)</span></dd>', html
     )
     return " ".join(found.group(1).split()) if found else ""
 
