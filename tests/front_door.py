@@ -18,15 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
+import requests
+
+from tests.processes import MANAGE, free_port, wait_for
+
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def serve_env(production_env: dict[str, str], tmp_path: Path, **overrides: str):
@@ -80,11 +76,13 @@ def production_serve(env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
         )
     server = Server(url=f"http://{HOST}:{port}", port=port, log=log)
     try:
-        deadline = time.monotonic() + 60
-        while not _answers(server.url + "/healthz"):
-            if serve.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("serve did not start:\n" + server.text()[-5000:])
-            time.sleep(0.1)
+
+        def answering() -> bool:
+            if serve.poll() is not None:
+                raise AssertionError("serve stopped:\n" + server.text()[-5000:])
+            return _answers(server.url + "/healthz")
+
+        wait_for(answering, timeout=60, what="serve to answer")
         yield server
     except BaseException:
         sys.stderr.write(f"--- serve's log ---\n{server.text()[-20000:]}\n")
@@ -115,8 +113,6 @@ def child_pids(pid: int) -> list[int]:
 
 
 def _answers(url: str) -> bool:
-    import requests
-
     try:
         return requests.get(url, timeout=2).status_code in (200, 503)
     except requests.RequestException:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +29,13 @@ MANAGE = [sys.executable, str(BASE_DIR / "manage.py")]
 # The name a fault test's workers give their database connections, so that a test
 # can close exactly theirs from the server side.
 WORKER_APPLICATION = "ktp-fault-worker"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def wait_for(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import requests
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.processes import BASE_DIR, MANAGE, database_url, wait_for
+from tests.processes import BASE_DIR, MANAGE, database_url, free_port, wait_for
 from tests.production import PRODUCTION_ENV
 from tests.reviewing import make_user
 
@@ -30,12 +29,6 @@ HOST = "onboarding.example.id"
 PASSWORD = "a long reviewer passphrase for the real server"
 ATTACKER = "203.0.113.7"
 HER_DESK = "198.51.100.20"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def production_env(tmp_path: Path) -> dict[str, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from tests.pages import form_fields
 from tests.processes import (
     MANAGE,
     Mailbox,
+    free_port,
     smtp_server,
     standalone_sandbox,
     wait_for,
@@ -45,12 +45,6 @@ ADDRESS_REFUSAL = (
     "check costs money, so no more can be sent from it for now."
 )
 OPERATORS = "ops@example.id"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.integrating import session_path
-from tests.processes import wait_for
+from tests.processes import free_port, wait_for
 from tests.worker import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,12 +32,6 @@ def block(marker: str) -> str:
     found = re.search(rf"<!-- {marker} -->\n```\w+\n(.*?)```", text, re.S)
     assert found, f"no block after <!-- {marker} --> in the README"
     return found.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def accepting(port: int) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,17 +13,17 @@ import requests
 
 from onboarding.management.commands.serve import stop_grace_seconds
 from tests.attempts import stored_attempt
-from tests.processes import MANAGE, standalone_sandbox, wait_for, worker_env
+from tests.processes import (
+    MANAGE,
+    free_port,
+    standalone_sandbox,
+    wait_for,
+    worker_env,
+)
 from tests.provider_proxy import provider_proxy
 from verification.models import Attempt
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def descendants(pid: int) -> dict[int, str]:
