@@ -237,21 +237,32 @@ def test_on_a_phone_the_form_does_not_offer_to_continue_on_a_phone(live_server):
         expect(page.locator("#field-faceImage .handoff")).to_be_hidden()
 
 
-def test_the_form_works_without_javascript(provider, live_server, ktp_file, tmp_path):
+def selfie_file(tmp_path) -> str:
+    """A selfie as a phone's file picker would give it."""
     selfie = tmp_path / "selfie.jpg"
     Image.open(FACE_PORTRAIT).convert("RGB").resize((960, 1280)).save(
         selfie, quality=95
     )
+    return str(selfie)
+
+
+def send_without_javascript(page, selfie: str, ktp_file) -> None:
+    """The form filled in with files and sent from its review step."""
+    page.goto("/register/")
+    fill_details(page)
+    page.set_input_files("#id_faceImage", selfie)
+    page.set_input_files("#id_identityImage", str(ktp_file))
+    page.check("#id_consent")
+    page.get_by_role("button", name="Continue to review").click()
+    page.get_by_role("button", name="Send for verification").click()
+
+
+def test_the_form_works_without_javascript(provider, live_server, ktp_file, tmp_path):
+    selfie = selfie_file(tmp_path)
     with chromium(camera_feed=None) as browser:
         context = new_context(browser, live_server.url, java_script_enabled=False)
         page = context.new_page()
-        page.goto("/register/")
-        fill_details(page)
-        page.set_input_files("#id_faceImage", str(selfie))
-        page.set_input_files("#id_identityImage", str(ktp_file))
-        page.check("#id_consent")
-        page.get_by_role("button", name="Continue to review").click()
-        page.get_by_role("button", name="Send for verification").click()
+        send_without_javascript(page, selfie, ktp_file)
 
         expect(
             page.get_by_role("heading", name="We are checking your identity")
@@ -322,20 +333,11 @@ def test_the_email_code_works_without_javascript_and_a_new_address_gets_its_own(
     provider, live_server, ktp_file, tmp_path, settings
 ):
     settings.EMAIL_CODE_REQUIRED = True
-    selfie = tmp_path / "selfie.jpg"
-    Image.open(FACE_PORTRAIT).convert("RGB").resize((960, 1280)).save(
-        selfie, quality=95
-    )
+    selfie = selfie_file(tmp_path)
     with chromium(camera_feed=None) as browser:
         context = new_context(browser, live_server.url, java_script_enabled=False)
         page = context.new_page()
-        page.goto("/register/")
-        fill_details(page)
-        page.set_input_files("#id_faceImage", str(selfie))
-        page.set_input_files("#id_identityImage", str(ktp_file))
-        page.check("#id_consent")
-        page.get_by_role("button", name="Continue to review").click()
-        page.get_by_role("button", name="Send for verification").click()
+        send_without_javascript(page, selfie, ktp_file)
         expect(
             page.get_by_role("heading", name="Enter the code from your email")
         ).to_be_visible()
