@@ -45,6 +45,20 @@ def text_of(response) -> str:
     return " ".join(unescape(text).split())
 
 
+def error_of(response, field: str) -> str:
+    """The message shown beside a form's field ("" for none)."""
+    html = response.content.decode()
+    found = re.search(rf'<p class="error" id="id_{field}_error">(.*?)</p>', html, re.S)
+    return " ".join(found.group(1).split()) if found else ""
+
+
+def summary_of(response) -> str:
+    """The text of the error summary at the top of the form ("" for none)."""
+    html = response.content.decode()
+    found = re.search(r'<div class="error-summary".*?</div>', html, re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(0)).split()) if found else ""
+
+
 def matched(pattern: str, html: str, group: int = 0, flags: int = 0) -> str:
     """The text `pattern` matches in `html` (or its `group`); fails the test,
     showing the pattern, when there is no match."""

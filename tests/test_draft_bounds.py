@@ -15,15 +15,9 @@ from PIL import Image
 
 from onboarding.models import PendingPhoto
 from tests.applying import details
-from tests.pages import form_fields
+from tests.pages import error_of, form_fields
 
 pytestmark = pytest.mark.django_db
-
-
-def error_of(response, field: str) -> str:
-    html = response.content.decode()
-    found = re.search(rf'<p class="error" id="id_{field}_error">(.*?)</p>', html, re.S)
-    return " ".join(found.group(1).split()) if found else ""
 
 
 def checkerboard() -> SimpleUploadedFile:

@@ -4,14 +4,12 @@ they typed is lost; an honest internationalised address is kept in one spelling.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.test import Client
 
 from onboarding.models import PendingPhoto
 from tests.applying import details
-from tests.pages import form_fields
+from tests.pages import error_of, form_fields
 from verification.models import Attempt
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +26,6 @@ PRETENDING = {
     # The name: A, 98 combining acute accents, B.
     "fullName": "A" + "\u0301" * 98 + "B",
 }
-
-
-def error_of(response, field: str) -> str:
-    html = response.content.decode()
-    found = re.search(rf'<p class="error" id="id_{field}_error">(.*?)</p>', html, re.S)
-    return " ".join(found.group(1).split()) if found else ""
 
 
 @pytest.mark.parametrize("language", ["en", "id"])

@@ -17,7 +17,7 @@ from django.utils import timezone
 from onboarding.models import PendingPhoto
 from tests.applying import details, ktp_bytes, selfie_bytes, submit
 from tests.integrating import create_session, make_key, session_path
-from tests.pages import form_fields, text_of
+from tests.pages import error_of, form_fields, summary_of, text_of
 from tests.reviewing import make_attempt
 from verification import retention
 from verification.lookups import address_digest
@@ -44,18 +44,6 @@ def send(client: Client, **overrides):
 
 def nik(n: int) -> str:
     return f"31712345678{n:05d}"
-
-
-def error_of(response, field: str) -> str:
-    html = response.content.decode()
-    found = re.search(rf'<p class="error" id="id_{field}_error">(.*?)</p>', html, re.S)
-    return " ".join(found.group(1).split()) if found else ""
-
-
-def summary_of(response) -> str:
-    html = response.content.decode()
-    found = re.search(r'<div class="error-summary".*?</div>', html, re.S)
-    return " ".join(re.sub(r"<[^>]+>", " ", found.group(0)).split()) if found else ""
 
 
 def test_an_address_sends_its_hourly_attempts_whatever_its_cookies_say(settings):

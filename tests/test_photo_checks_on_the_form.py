@@ -6,7 +6,6 @@ the applicant may override, and that choice is kept for reviewers."""
 from __future__ import annotations
 
 import io
-import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,19 +14,13 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 from onboarding.models import PendingPhoto
 from tests.applying import details, selfie_bytes
 from tests.kredibel_payloads import Canned, serve_canned
-from tests.pages import form_fields, text_of
+from tests.pages import error_of, form_fields, text_of
 from tests.photos import encode, ktp_scene
 from tests.reviewing import admin_url, make_user
 from tests.worker import run_worker
 from verification.models import Attempt
 
 pytestmark = pytest.mark.django_db
-
-
-def error_of(response, field: str) -> str:
-    html = response.content.decode()
-    found = re.search(rf'<p class="error" id="id_{field}_error">(.*?)</p>', html, re.S)
-    return " ".join(found.group(1).split()) if found else ""
 
 
 def upload(data: bytes, name: str = "selfie.jpg") -> SimpleUploadedFile:

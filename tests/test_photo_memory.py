@@ -5,15 +5,13 @@ own, as the web server would prepare it."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from onboarding.models import PendingPhoto
 from tests.applying import details
 from tests.memory import MEGABYTE, prepared_in_a_process
-from tests.pages import form_fields
+from tests.pages import error_of, form_fields
 from tests.photos import png_filled
 
 # The server's memory for one photo, whatever the file.
@@ -60,12 +58,6 @@ def test_a_png_just_within_the_budget_is_decoded_in_bounded_memory(
     # read it only once it is decoded).
     assert seen["outcome"] in ("prepared", "too_dark", "overexposed", "blurred")
     assert seen["grew"] < PHOTO_MEMORY_BUDGET
-
-
-def error_of(response, field: str) -> str:
-    html = response.content.decode()
-    found = re.search(rf'<p class="error" id="id_{field}_error">(.*?)</p>', html, re.S)
-    return " ".join(found.group(1).split()) if found else ""
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from onboarding.models import Handoff, PendingPhoto
 from tests.applying import details, submit
-from tests.pages import form_fields, matched, text_of
+from tests.pages import error_of, form_fields, matched, summary_of, text_of
 from tests.photos import phone_jpeg
 from verification.models import Attempt
 
@@ -22,19 +22,6 @@ pytestmark = pytest.mark.django_db
 
 # A structurally valid NIK: DKI Jakarta (31), born 6 July 1990, a woman (day + 40).
 VALID_NIK = "3174054607900001"
-
-
-def error_of(response, field: str) -> str:
-    """The message shown beside a field."""
-    html = response.content.decode()
-    found = re.search(rf'<p class="error" id="id_{field}_error">(.*?)</p>', html, re.S)
-    return " ".join(found.group(1).split()) if found else ""
-
-
-def summary_of(response) -> str:
-    html = response.content.decode()
-    found = re.search(r'<div class="error-summary".*?</div>', html, re.S)
-    return " ".join(re.sub(r"<[^>]+>", " ", found.group(0)).split()) if found else ""
 
 
 def test_the_form_asks_for_the_provider_fields_with_plain_photo_inputs(applicant):
